@@ -1,0 +1,59 @@
+/*
+ * api.h — handler declarations shared by api.c (routing), api_auth.c
+ * (sign-in, tickets, MFA, own sessions) and api_admin.c (users, departments,
+ * policy, audit).  Requirement IDs: see each .c file.
+ */
+#ifndef BW_API_H
+#define BW_API_H
+
+#include "server.h"
+
+typedef void (*api_handler)(struct req *r);
+
+/* api_auth.c */
+void h_health(struct req *r);
+void h_login(struct req *r);
+void h_logout(struct req *r);
+void h_session(struct req *r);
+void h_password(struct req *r);
+void h_totp_enrol(struct req *r);
+void h_totp_confirm(struct req *r);
+void h_totp_disable(struct req *r);
+void h_recovery_regen(struct req *r);
+void h_me_sessions(struct req *r);
+void h_me_session_delete(struct req *r);
+void h_me_devices(struct req *r);
+
+/* api_admin.c */
+void h_users_list(struct req *r);
+void h_users_create(struct req *r);
+void h_user_get(struct req *r);
+void h_user_disable(struct req *r);
+void h_user_enable(struct req *r);
+void h_user_unlock(struct req *r);
+void h_user_reset_password(struct req *r);
+void h_user_role(struct req *r);
+void h_user_mfa_reset(struct req *r);
+void h_user_sessions(struct req *r);
+void h_user_sessions_revoke(struct req *r);
+void h_depts_list(struct req *r);
+void h_depts_create(struct req *r);
+void h_policy_get(struct req *r);
+void h_policy_put(struct req *r);
+void h_audit_list(struct req *r);
+void h_audit_verify(struct req *r);
+void h_audit_export(struct req *r);
+
+/* shared helpers (api_auth.c) */
+json_t *api_sessions_json(struct req *r, int64_t user_id, const uint8_t *current);
+/* Revokes tickets of a user (except keep), closes their sockets, audits. */
+int api_revoke_user_sessions(struct req *r, int64_t user_id, const uint8_t *keep,
+                             const char *why, int *n);
+/* Counts a failed credential check against the address. */
+void api_credential_failed(struct req *r);
+/* Loads a user of the caller's tenant by the path parameter; replies 404. */
+bool api_load_target(struct req *r, struct store_user *u);
+/* Maps a BW_E* from the store to a reply. */
+void api_store_error(struct req *r, int rc);
+
+#endif

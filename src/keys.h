@@ -1,0 +1,48 @@
+/*
+ * keys.h — per-tenant data keys and field encryption (WC-STORE, RG-IM-a,
+ * RG-DOC-a, PS-PI-h, RG-PI, WC-DESTROY).
+ *
+ * Each tenant has two key classes: DATA (organisation structure, messages,
+ * documents, TOTP secrets) and PII (phone, e-mail, ID-card number).  Keys are
+ * generated here, wrapped by keyd under the master key, stored wrapped, and
+ * unwrapped into this process's keyring on first use.  The network process
+ * never sees the master key; the keyring wipes its keys on close.
+ *
+ * Field encryption seals a value into a box whose associated data binds
+ * (tenant, table, row id, column), so a box copied to another place fails.
+ */
+#ifndef BW_KEYS_H
+#define BW_KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "store.h"
+
+struct keyd;
+struct keyring;
+
+int keyring_open(struct store *s, struct keyd *k, struct keyring **out);
+void keyring_close(struct keyring *kr);   /* wipes every key */
+
+/* Generates, wraps and stores version 1 of both key classes of a tenant
+ * (inside the caller's transaction). */
+int keys_tenant_create(struct keyring *kr, int64_t tenant_id);
+
+/* Seals plaintext (n <= STORE_FIELD_MAX) into out; n == 0 gives an empty
+ * (NULL) box. */
+int keys_seal(struct keyring *kr, int64_t tenant_id, int key_class, const char *table,
+              int64_t row_id, const char *column, const char *pt, size_t n,
+              struct store_box *out);
+/* Opens a box into out (capacity out_max, NUL-terminated); an empty box
+ * gives "".  BW_ECRYPTO when it does not belong to this place. */
+int keys_open(struct keyring *kr, int64_t tenant_id, int key_class, const char *table,
+              int64_t row_id, const char *column, const struct store_box *in,
+              char *out, size_t out_max);
+
+/* Masking for display (PS-PI-d, RG-PI): "138****8000", "z***@example.cn",
+ * "1101**********1234"; other text keeps its first and last character. */
+void keys_mask_phone(const char *in, char *out, size_t out_max);
+void keys_mask_email(const char *in, char *out, size_t out_max);
+void keys_mask_id_card(const char *in, char *out, size_t out_max);
+
+#endif

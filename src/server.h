@@ -1,0 +1,149 @@
+/*
+ * server.h — the network process: HTTPS + WebSocket on libwebsockets, the
+ * request object handlers work with, and the API dispatcher (RG-APP-e,
+ * RG-COMM-a, PS-COM-a…c, PS-AC-b, WC-TICKET, IN-SURGE).
+ *
+ * One event-loop thread owns every connection.  A request is parsed and
+ * bounded (64 KiB body, 2 KiB path and query), authenticated from its ticket,
+ * authorised by policy_check() through the route table, and answered with
+ * JSON; slow work (Argon2id) goes to the worker pool and resumes on the loop.
+ */
+#ifndef BW_SERVER_H
+#define BW_SERVER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "app.h"
+#include "policy.h"
+#include "store.h"
+#include "util.h"
+#include "workq.h"
+
+#define REQ_BODY_MAX (64 * 1024)
+#define REQ_PATH_MAX 512
+#define RESP_BODY_MAX (64 * 1024 * 1024)
+#define TICKET_TOKEN_LEN 32                 /* bytes of randomness: 256 bits */
+#define TICKET_TOKEN_B64 43
+
+enum http_method { M_GET = 1, M_POST, M_PUT, M_PATCH, M_DELETE, M_OTHER };
+
+struct server_config {
+	char listen_host[64];
+	int port;
+	char web_dir[1024];
+	int workers;
+	bool seccomp;
+	long run_uid, run_gid;     /* -1: stay */
+};
+
+struct srv;
+struct lws;
+
+struct req {
+	struct srv *srv;
+	struct lws *wsi;           /* NULL once the connection is gone */
+	int refs;
+	int method;
+	char path[REQ_PATH_MAX];
+	char ip[64];
+	char ua[256];
+	char origin[256];
+	char request_id[40];
+	char token[TICKET_TOKEN_B64 + 1];  /* bearer or cookie ticket */
+	bool token_from_cookie;
+	char csrf[64];
+	char device_cookie[64];
+	struct bw_buf body;
+	json_t *json;              /* parsed body (objects only) */
+	const char *params[2];     /* path segments matched by '*' */
+	char param_buf[2][64];
+
+	/* authentication, filled by the dispatcher for AUTH routes */
+	bool authed;
+	struct store_ticket ticket;
+	struct store_user user;
+	struct store_tenant tenant;
+	struct tenant_policy policy;
+	struct policy_subject subj;
+	struct actor actor;
+
+	/* response */
+	bool resp_ready, headers_sent;
+	int status;
+	const char *ctype;
+	struct bw_buf resp;
+	size_t resp_off;
+	char extra_headers[1024];  /* "name:\x01value\n" pairs, see req_header() */
+
+	/* async work */
+	struct workq_job job;
+	void (*async_work)(struct req *r);
+	void (*async_done)(struct req *r);
+	void *async_ctx;
+	void (*async_free)(void *ctx);
+};
+
+/* The server's shared state (one per process). */
+struct srv {
+	struct app *app;
+	struct server_config cfg;
+	struct lws_context *ctx;
+	struct workq *wq;
+	struct ratelimit *rl_login;     /* credential checks per address */
+	struct ratelimit *rl_ws;        /* WebSocket upgrades per address */
+	volatile int stop;
+	int64_t started_ms;
+	char hostname[128];
+};
+
+int server_run(struct app *a, const struct server_config *cfg);
+
+/* --- responses (loop thread) --- */
+void req_json(struct req *r, int status, json_t *body);         /* steals body */
+void req_error(struct req *r, int status, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* error with extra members merged into the top-level object (steals extra) */
+void req_error_ex(struct req *r, int status, const char *code, const char *message,
+                  json_t *error_extra, json_t *top_extra);
+void req_empty(struct req *r, int status);
+void req_raw(struct req *r, int status, const char *ctype, struct bw_buf *body); /* takes body */
+void req_header(struct req *r, const char *name, const char *value);
+/* Runs work on a worker, then done on the loop; 429 when the pool is full. */
+void req_async(struct req *r, void (*work)(struct req *), void (*done)(struct req *),
+               void *ctx, void (*ctx_free)(void *));
+
+/* --- body helpers: each replies 400 itself and returns NULL on failure --- */
+/* A string member: required or optional, max bytes, UTF-8 checked. */
+bool req_str(struct req *r, const char *key, bool required, size_t max, const char **out);
+bool req_int(struct req *r, const char *key, bool required, int64_t min, int64_t max,
+             int64_t *out);
+bool req_bool(struct req *r, const char *key, bool *out);
+/* Rejects members not in the NULL-terminated list. */
+bool req_only(struct req *r, const char *const *allowed);
+/* Query string value into out; false when absent. */
+bool req_query(struct req *r, const char *name, char *out, size_t out_max);
+
+/* --- the API (api*.c) --- */
+void api_dispatch(struct req *r);
+void api_auth_tick(struct srv *s);   /* periodic housekeeping */
+
+/* audit helper with the request's actor */
+void req_audit(struct req *r, const char *event, const char *object, const char *outcome,
+               const char *detail);
+
+/* WebSocket registry (http.c): close every live socket of a ticket or user. */
+void ws_session_ended(struct srv *s, const uint8_t *ticket_hash, int64_t user_id,
+                      const char *reason);
+/* Sends a JSON text to every socket of a user (except the given ticket). */
+void ws_notify_user(struct srv *s, int64_t tenant_id, int64_t user_id,
+                    const uint8_t *except_ticket, const char *json);
+
+/* ticket helpers (api_auth.c) */
+void ticket_hash_token(const char *token, uint8_t out[CRYPTO_HASH_LEN]);
+void ticket_csrf(const char *token, char out[64]);
+/* Validates a ticket for use now: live, not expired (absolute/idle); loads
+ * user, tenant and policy.  Audits expiry once.  0 or BW_EAUTH/BW_EEXPIRED. */
+int ticket_authenticate(struct srv *s, const char *token, const char *ip, struct req *r_out);
+
+#endif
