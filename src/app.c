@@ -255,7 +255,10 @@ static int user_create_txn(struct app *a, const struct actor *ac, int64_t tenant
 	if ((rc = seal_fields(a, u, in)) || (rc = a->s->ops->user_update(a->s, u)))
 		return rc;
 	char obj[200], detail[128];
-	accounts_user_label(u, NULL, obj, sizeof obj);
+	struct store_tenant t;
+	if ((rc = a->s->ops->tenant_get(a->s, tenant_id, &t)))
+		return rc;
+	accounts_user_label(u, t.name, obj, sizeof obj);
 	snprintf(detail, sizeof detail, "{\"role\":\"%s\"}", u->role);
 	return app_audit_txn(a, ac, tenant_id, "user.create", obj, "success", detail);
 }

@@ -932,6 +932,14 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		if (g_srv && g_srv->wq)
 			workq_drain(g_srv->wq);
+		if (g_srv && g_srv->stop && !g_srv->destroying) {
+			/* with an event library lws_service() runs the loop until the
+			 * context is destroyed: the first destroy stops the loop, the
+			 * one after the loop frees it (lws minimal-*-eventlib pattern) */
+			g_srv->destroying = 1;
+			lws_sul_cancel(&sul_tick);
+			lws_context_destroy(g_srv->ctx);
+		}
 		return 0;
 	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
 		/* TLS 1.2 minimum (RG-COMM-a, PS-COM-b) */
@@ -1048,12 +1056,14 @@ int server_run(struct app *a, const struct server_config *cfg)
 		if (lws_service(s.ctx, 0) < 0)
 			break;
 	}
+	log_info("stopping");
 	app_audit(a, &ac, 0, "server.stop", "bulwark", "success", NULL);
 	audit_checkpoint(a->au);
 	rc = 0;
 out:
 	if (s.ctx) {
-		lws_sul_cancel(&sul_tick);
+		if (!s.destroying)
+			lws_sul_cancel(&sul_tick);
 		lws_context_destroy(s.ctx);
 	}
 	if (s.wq)

@@ -214,13 +214,14 @@ static int cmd_init(int argc, char **argv)
 	return 0;
 }
 
-/* Gives the data directory to the unprivileged user, except the key file. */
+/* Gives the data directory to the unprivileged user, except the keys. */
 static uid_t chown_uid;
 static gid_t chown_gid;
 static int chown_one(const char *path, const struct stat *st, int flag, struct FTW *f)
 {
-	if (strstr(path, "/keys/master.key"))
-		return 0;
+	size_t n = strlen(path);
+	if ((n >= 5 && strcmp(path + n - 5, "/keys") == 0) || strstr(path, "/keys/"))
+		return 0;    /* the key directory stays root's: only keyd reads it */
 	if (lchown(path, chown_uid, chown_gid) != 0)
 		log_warn("cannot chown %s: %s", path, strerror(errno));
 	return 0;

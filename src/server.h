@@ -12,6 +12,7 @@
 #define BW_SERVER_H
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include "app.h"
@@ -92,7 +93,8 @@ struct srv {
 	struct workq *wq;
 	struct ratelimit *rl_login;     /* credential checks per address */
 	struct ratelimit *rl_ws;        /* WebSocket upgrades per address */
-	volatile int stop;
+	volatile sig_atomic_t stop;
+	int destroying;
 	int64_t started_ms;
 	char hostname[128];
 };

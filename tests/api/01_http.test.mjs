@@ -154,5 +154,5 @@ test('the web client is served with the strict CSP; no path escapes web/dist', a
 });
 
 test('the server shuts down cleanly on SIGTERM without sanitizer reports', async () => {
-	await srv.stop();
+	await srv.finish();
 });

@@ -229,8 +229,7 @@ test('a fresh TOTP code signs in once; replaying it is refused', async () => {
 // sessions, passwords and second factors persist.
 test('state survives a server restart', async () => {
 	const a = srv.acct('acme', 'admin');
-	await srv.stop();
-	await srv.launch();
+	await srv.restart();
 	assertStatus(await srv.get('/api/v1/auth/session', { token: a.ticket }), 200, 'ticket after restart');
 	assertError(await srv.login('acme', 'admin', a.password), 401, 'mfa_required');
 });
@@ -337,5 +336,5 @@ test('a restricted session can sign out', async () => {
 });
 
 test('the server shuts down cleanly on SIGTERM without sanitizer reports', async () => {
-	await srv.stop();
+	await srv.finish();
 });

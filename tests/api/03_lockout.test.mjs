@@ -71,8 +71,7 @@ test('the secadmin can unlock too', async () => {
 test('a lockout expires by itself after the policy minutes (test clock)', async () => {
 	// a restart gives this and the next test a fresh per-address budget
 	// (20 failed checks; the tests above used 14); locks persist across it
-	await srv.stop();
-	await srv.launch();
+	await srv.restart();
 	await failFiveTimes();
 	assertError(await srv.login('acme', 'lucy.locked', victim.password), 423, 'account_locked');
 	await srv.advance(14 * 60);
@@ -107,5 +106,5 @@ test('many failures from one address are throttled: 429 rate_limited with Retry-
 });
 
 test('the server shuts down cleanly on SIGTERM without sanitizer reports', async () => {
-	await srv.stop();
+	await srv.finish();
 });

@@ -249,5 +249,5 @@ test('absolute expiry: even an always-active ticket ends after 12 hours', async 
 });
 
 test('the server shuts down cleanly on SIGTERM without sanitizer reports', async () => {
-	await srv.stop();
+	await srv.finish();
 });

@@ -152,5 +152,5 @@ test('the last holder of an administrator role cannot be demoted', async () => {
 });
 
 test('the server shuts down cleanly on SIGTERM without sanitizer reports', async () => {
-	await srv.stop();
+	await srv.finish();
 });

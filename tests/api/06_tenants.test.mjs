@@ -149,5 +149,5 @@ test('credentials are per tenant: beta\'s admin password does not open acme\'s a
 });
 
 test('the server shuts down cleanly on SIGTERM without sanitizer reports', async () => {
-	await srv.stop();
+	await srv.finish();
 });

@@ -218,5 +218,5 @@ test('departments: create, list, use for a user; a missing department is refused
 });
 
 test('the server shuts down cleanly on SIGTERM without sanitizer reports', async () => {
-	await srv.stop();
+	await srv.finish();
 });

@@ -190,8 +190,12 @@ function sql(dir, statements) {
 
 const COLS = ['ts_ms', 'tenant_id', 'event', 'subject', 'object', 'outcome', 'source', 'device', 'request_id', 'detail', 'prev_hash', 'hash'];
 
+test('the server shuts down cleanly on SIGTERM without sanitizer reports', async () => {
+	await srv.finish();
+});
+
 test('offline: the stopped server\'s trail verifies (exit 0) and includes server.start/stop', async () => {
-	await srv.stop();
+	assert.equal(srv.proc, null, 'server stopped');
 	const v = runBin(['audit', 'verify', '--data', srv.dir]);
 	assert.equal(v.code, 0, `verify: ${v.stdout} ${v.stderr}`);
 	assert.match(v.stdout, /OK/);
@@ -268,7 +272,7 @@ test('the API reports tampering: a server on the modified copy answers ok:false 
 		assert.equal(r.json.first_bad_seq, 3);
 		assert.equal(typeof r.json.reason, 'string');
 	} finally {
-		await s2.stop();
+		await s2.dispose();   // (clean shutdown is checked on the main server)
 	}
 });
 

@@ -140,5 +140,5 @@ test('an overlong path is refused with a 4xx error body, and the server stays up
 });
 
 test('the server shuts down cleanly on SIGTERM without sanitizer reports', async () => {
-	await srv.stop();
+	await srv.finish();
 });

@@ -203,5 +203,5 @@ test('idle expiry (test clock): the socket gets session_ended (expired) and clos
 test('the server shuts down cleanly on SIGTERM without sanitizer reports', async () => {
 	for (const c of open)
 		c.close();
-	await srv.stop();
+	await srv.finish();
 });

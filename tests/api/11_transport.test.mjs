@@ -133,5 +133,5 @@ test('plain HTTP on the TLS port gets no HTTP answer; the API still works over T
 });
 
 test('the server shuts down cleanly on SIGTERM without sanitizer reports', async () => {
-	await srv.stop();
+	await srv.finish();
 });

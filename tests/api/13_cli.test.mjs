@@ -184,5 +184,5 @@ test('the server sees the CLI\'s work: the reset password is one-time, the first
 });
 
 test('the server shuts down cleanly on SIGTERM without sanitizer reports', async () => {
-	await srv.stop();
+	await srv.finish();
 });

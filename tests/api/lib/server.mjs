@@ -243,6 +243,7 @@ export class Server {
 		this.accounts = {};     // tenant -> username -> { username, role, password, ... }
 		this.ca = null;
 		this.stopped = false;
+		this.shutdownErrors = [];   // unclean stops during restart(), reported by finish()
 	}
 
 	// Creates a data directory with tenant "acme" (and more via opts.tenants)
@@ -369,7 +370,7 @@ export class Server {
 		const proc = this.proc;
 		if (this.exit === null) {
 			proc.kill('SIGTERM');
-			const t = setTimeout(() => proc.kill('SIGKILL'), 20000);
+			const t = setTimeout(() => proc.kill('SIGKILL'), 10000);
 			await this.exited;
 			clearTimeout(t);
 		}
@@ -381,6 +382,24 @@ export class Server {
 		if (!keepDir)
 			this.cleanup();
 		return this.exit;
+	}
+
+	// Stops and starts again (new port, same data).  An unclean stop is
+	// recorded and reported by finish(), so the file's other tests still run.
+	async restart() {
+		try {
+			await this.stop();
+		} catch (e) {
+			this.shutdownErrors.push(e.message);
+		}
+		await this.launch();
+	}
+
+	// The last test of each file: clean SIGTERM shutdown now and before.
+	async finish() {
+		assert.ok(this.proc, 'the server should still be running at the end of the file');
+		await this.stop();
+		assert.deepEqual(this.shutdownErrors, [], 'earlier restarts were clean');
 	}
 
 	// Best-effort teardown for after() hooks: kills a still-running server
