@@ -57,18 +57,16 @@ static const struct route routes[] = {
 	{ M_GET, "/api/v1/audit/export", h_audit_export, AUTH_TICKET, PERM_AUDIT_EXPORT },
 };
 
-/* Matches path against pattern; '*' binds one non-empty segment (<64 bytes). */
-static bool match(const char *pattern, const char *path, struct req *r)
+bool api_path_match(const char *pattern, const char *path, char params[2][64], int *nparams)
 {
 	int np = 0;
 	while (*pattern && *path) {
 		if (*pattern == '*') {
 			size_t n = strcspn(path, "/");
-			if (n == 0 || n >= sizeof r->param_buf[0] || np == 2)
+			if (n == 0 || n >= 64 || np == 2)
 				return false;
-			memcpy(r->param_buf[np], path, n);
-			r->param_buf[np][n] = 0;
-			r->params[np] = r->param_buf[np];
+			memcpy(params[np], path, n);
+			params[np][n] = 0;
 			np++;
 			path += n;
 			pattern++;
@@ -79,7 +77,20 @@ static bool match(const char *pattern, const char *path, struct req *r)
 		pattern++;
 		path++;
 	}
-	return *pattern == 0 && *path == 0;
+	if (*pattern || *path)
+		return false;
+	*nparams = np;
+	return true;
+}
+
+static bool match(const char *pattern, const char *path, struct req *r)
+{
+	int np = 0;
+	if (!api_path_match(pattern, path, r->param_buf, &np))
+		return false;
+	r->params[0] = np > 0 ? r->param_buf[0] : NULL;
+	r->params[1] = np > 1 ? r->param_buf[1] : NULL;
+	return true;
 }
 
 static void deny(struct req *r, const struct route *rt)

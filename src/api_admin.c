@@ -650,18 +650,30 @@ void h_audit_verify(struct req *r)
 	req_json(r, 200, o);
 }
 
-struct export_ctx { struct bw_buf *b; enum audit_format f; const char *host; int n; int rc; };
+/* Collects formatted records (the query runs newest first; exports are
+ * written oldest first). */
+struct export_ctx { char **lines; size_t n, cap; enum audit_format f; const char *host; int rc; };
 
 static int export_one(void *arg, const struct store_audit *rec)
 {
 	struct export_ctx *c = arg;
-	if (c->f == AUDIT_JSON && bw_buf_append(c->b, c->n ? ",\n" : "[\n", 2) != 0)
-		return c->rc = BW_ETOOBIG;
-	if ((c->rc = audit_format_record(rec, c->f, c->host, c->b)) != 0)
+	struct bw_buf b;
+	bw_buf_init(&b, 64 * 1024);
+	if ((c->rc = audit_format_record(rec, c->f, c->host, &b)) != 0) {
+		bw_buf_free(&b, false);
 		return c->rc;
-	if (c->f == AUDIT_SYSLOG && bw_buf_append(c->b, "\n", 1) != 0)
-		return c->rc = BW_ETOOBIG;
-	c->n++;
+	}
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		char **p = realloc(c->lines, cap * sizeof *p);
+		if (!p) {
+			bw_buf_free(&b, false);
+			return c->rc = BW_ENOMEM;
+		}
+		c->lines = p;
+		c->cap = cap;
+	}
+	c->lines[c->n++] = (char *)b.data;   /* NUL-terminated by bw_buf */
 	return 0;
 }
 
@@ -678,21 +690,34 @@ void h_audit_export(struct req *r)
 	struct store_audit_filter flt;
 	if (!audit_filter(r, &flt, event, subject, 1000, 1000))
 		return;
-	/* exports go oldest-first within the window: query newest-first pages */
-	struct bw_buf b;
-	bw_buf_init(&b, RESP_BODY_MAX);
-	struct export_ctx c = { .b = &b, .f = f, .host = r->srv->hostname };
+	struct export_ctx c = { .f = f, .host = r->srv->hostname };
 	struct store *st = r->srv->app->s;
 	int rc = st->ops->audit_query(st, &flt, export_one, &c);
+	struct bw_buf b;
+	bw_buf_init(&b, RESP_BODY_MAX);
 	if (rc == 0 && f == AUDIT_JSON)
-		rc = bw_buf_append(&b, c.n ? "\n]\n" : "[]\n", c.n ? 3 : 3);
+		rc = bw_buf_append(&b, "[", 1);
+	for (size_t i = c.n; rc == 0 && i-- > 0; ) {
+		if (f == AUDIT_JSON && i + 1 < c.n)
+			rc = bw_buf_append(&b, ",", 1);
+		if (rc == 0 && (f == AUDIT_JSON || i + 1 < c.n))
+			rc = bw_buf_append(&b, "\n", 1);
+		if (rc == 0)
+			rc = bw_buf_append(&b, c.lines[i], strlen(c.lines[i]));
+	}
+	if (rc == 0)
+		rc = f == AUDIT_JSON ? bw_buf_append(&b, "\n]\n", 3)
+		   : c.n ? bw_buf_append(&b, "\n", 1) : 0;
+	for (size_t i = 0; i < c.n; i++)
+		free(c.lines[i]);
+	free(c.lines);
 	if (rc) {
 		bw_buf_free(&b, false);
-		api_store_error(r, rc == BW_ETOOBIG ? BW_ETOOBIG : rc);
+		api_store_error(r, rc);
 		return;
 	}
 	char detail[96];
-	snprintf(detail, sizeof detail, "{\"format\":\"%s\",\"records\":%d}", fmt, c.n);
+	snprintf(detail, sizeof detail, "{\"format\":\"%s\",\"records\":%zu}", fmt, c.n);
 	req_audit(r, "audit.export", "audit-trail", "success", detail);
 	char disp[96];
 	snprintf(disp, sizeof disp, "attachment; filename=\"bulwark-audit.%s\"",

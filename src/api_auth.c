@@ -1081,6 +1081,12 @@ void api_auth_tick(struct srv *s)
 	if (now - last_gc >= 3600) {
 		last_gc = now;
 		s->app->s->ops->ticket_gc(s->app->s, now - 7 * 24 * 3600);
+		int64_t purged = 0;
+		int rc = app_audit_retention(s->app, &purged);
+		if (rc)
+			log_err("audit retention failed: %s", bw_strerror(rc));
+		else if (purged)
+			log_info("audit retention purged %lld records", (long long)purged);
 	}
 	if (now - last_cp >= 10) {
 		last_cp = now;

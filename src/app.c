@@ -387,3 +387,24 @@ int accounts_set_password(struct app *a, struct store_user *u, const char *pw_ha
 	u->locked_until = 0;
 	return a->s->ops->user_update(a->s, u);
 }
+
+struct retention_max { struct app *a; int days; };
+
+static int retention_of(void *arg, const struct store_tenant *t)
+{
+	struct retention_max *m = arg;
+	struct tenant_policy p;
+	if (accounts_policy_get(m->a, t->id, &p, NULL) == 0 && p.audit_retention_days > m->days)
+		m->days = p.audit_retention_days;
+	return 0;
+}
+
+int app_audit_retention(struct app *a, int64_t *purged)
+{
+	struct retention_max m = { a, 180 };
+	int rc = a->s->ops->tenant_list(a->s, retention_of, &m);
+	if (rc)
+		return rc;
+	int64_t cutoff = bw_now_ms() - (int64_t)m.days * 86400 * 1000;
+	return audit_retention_run(a->au, cutoff, purged);
+}

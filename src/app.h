@@ -102,6 +102,10 @@ json_t *accounts_user_json(struct app *a, const struct store_user *u, bool unmas
 void accounts_user_label(const struct store_user *u, const char *tenant_name,
                          char *out, size_t out_max);
 
+/* Runs audit retention with the longest retention any tenant's policy asks
+ * for (the trail is one chain for the installation). */
+int app_audit_retention(struct app *a, int64_t *purged);
+
 /* Sets a new password hash; clears lockout; must_change as given. */
 int accounts_set_password(struct app *a, struct store_user *u, const char *pw_hash,
                           bool must_change);

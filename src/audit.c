@@ -218,6 +218,47 @@ int audit_checkpoint(struct audit *a)
 	return rc;
 }
 
+struct cp_pick { int64_t cutoff_ms, seq; };
+
+static int pick_cp(void *arg, const struct store_checkpoint *c)
+{
+	struct cp_pick *p = arg;
+	if (c->ts_ms < p->cutoff_ms && c->seq > p->seq)
+		p->seq = c->seq;
+	return 0;
+}
+
+int audit_retention_run(struct audit *a, int64_t cutoff_ms, int64_t *purged)
+{
+	struct store *s = a->s;
+	struct cp_pick p = { cutoff_ms, 0 };
+	int64_t count = 0, first = 0;
+	*purged = 0;
+	int rc = s->ops->checkpoint_scan(s, 0, pick_cp, &p);
+	if (rc == 0)
+		rc = s->ops->audit_count(s, &count, &first);
+	if (rc || count == 0 || p.seq < first)
+		return rc;
+	if ((rc = s->ops->begin(s, true)))
+		return rc;
+	rc = s->ops->audit_purge(s, p.seq);
+	char detail[128];
+	snprintf(detail, sizeof detail, "{\"purged_through_seq\":%lld,\"records\":%lld}",
+	         (long long)p.seq, (long long)(p.seq - first + 1));
+	struct audit_event e = { .tenant_id = 0, .event = "audit.purge", .subject = "system",
+	                         .object = "audit-trail", .outcome = "success",
+	                         .source = "local", .detail = detail };
+	if (rc == 0)
+		rc = audit_log_txn(a, &e);
+	if (rc == 0)
+		rc = s->ops->commit(s);
+	if (rc)
+		s->ops->rollback(s);
+	else
+		*purged = p.seq - first + 1;
+	return rc;
+}
+
 /* --- verification ------------------------------------------------------ */
 
 struct verify_state {

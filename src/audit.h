@@ -52,6 +52,11 @@ int audit_log_txn(struct audit *a, const struct audit_event *e);
 /* Signs the current head if it is not signed yet. */
 int audit_checkpoint(struct audit *a);
 
+/* Retention (PS-LOG-d): deletes the records older than cutoff_ms, up to the
+ * newest checkpoint signed before it, which then anchors the chain; records
+ * the purge itself.  *purged gets the number of records deleted. */
+int audit_retention_run(struct audit *a, int64_t cutoff_ms, int64_t *purged);
+
 /* Computes the hash of a record (its prev_hash field included). */
 void audit_record_hash(const struct store_audit *r, uint8_t out[CRYPTO_HASH_LEN]);
 /* The message a checkpoint signature covers. */

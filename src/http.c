@@ -510,19 +510,8 @@ static void read_cookie(struct lws *wsi, const char *name, char *out, size_t out
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_COOKIE) >= (int)sizeof cookies ||
 	    lws_hdr_copy(wsi, cookies, sizeof cookies, WSI_TOKEN_HTTP_COOKIE) <= 0)
 		return;
-	size_t nl = strlen(name);
-	for (char *c = cookies; c && *c; ) {
-		while (*c == ' ' || *c == ';')
-			c++;
-		char *semi = strchr(c, ';');
-		if (semi)
-			*semi = 0;
-		if (strncmp(c, name, nl) == 0 && c[nl] == '=') {
-			snprintf(out, out_max, "%s", c + nl + 1);
-			return;
-		}
-		c = semi ? semi + 1 : NULL;
-	}
+	bw_cookie_get(cookies, name, out, out_max);
+	sodium_memzero(cookies, sizeof cookies);
 }
 
 static void copy_hdr(struct lws *wsi, enum lws_token_indexes h, char *out, size_t out_max)

@@ -715,13 +715,15 @@ static int keyd_child_fds(int fd)
 }
 
 /* Signal dispositions inherited from the parent do not apply here: keyd
- * leaves when its channel closes (or on SIGTERM/SIGKILL), not on the
- * terminal's ^C, and a dead peer shows up as EPIPE rather than SIGPIPE. */
+ * leaves when its channel closes or its parent dies (PDEATHSIG), not on the
+ * terminal's ^C nor on a SIGTERM sent to the whole process group — the
+ * server still needs keyd to sign its final audit checkpoint while it stops
+ * — and a dead peer shows up as EPIPE rather than SIGPIPE. */
 static void keyd_child_signals(void)
 {
-	static const int ignore[] = { SIGPIPE, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2,
-	                              SIGTSTP, SIGTTIN, SIGTTOU };
-	static const int dfl[] = { SIGTERM, SIGALRM, SIGCHLD };
+	static const int ignore[] = { SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1,
+	                              SIGUSR2, SIGTSTP, SIGTTIN, SIGTTOU };
+	static const int dfl[] = { SIGALRM, SIGCHLD };
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sigemptyset(&sa.sa_mask);

@@ -19,7 +19,11 @@
  *
  * keyd disables core dumps (PR_SET_DUMPABLE 0, RLIMIT_CORE 0), locks its
  * memory (mlockall), drops privileges like the server, and runs under its own
- * seccomp allow-list (read, write, exit).
+ * seccomp allow-list (read/write on its channel, getrandom, mmap without
+ * PROT_EXEC, exit — see sandbox.c).  It ignores SIGINT/SIGTERM and leaves
+ * when its channel closes or its parent dies.  Frames are one SOCK_SEQPACKET
+ * record each, integers big-endian; an unsolicited frame with id 0 reports
+ * whether start-up (key file checks, self-test) succeeded.
  */
 #ifndef BW_KEYD_H
 #define BW_KEYD_H

@@ -345,3 +345,27 @@ int bw_mkdir_p(const char *path, unsigned mode)
 	}
 	return 0;
 }
+
+bool bw_cookie_get(const char *header, const char *name, char *out, size_t out_max)
+{
+	size_t nl = strlen(name);
+	if (out_max == 0)
+		return false;
+	out[0] = 0;
+	for (const char *c = header; c && *c; ) {
+		while (*c == ' ' || *c == ';' || *c == '\t')
+			c++;
+		const char *end = strchr(c, ';');
+		size_t len = end ? (size_t)(end - c) : strlen(c);
+		if (len > nl && strncmp(c, name, nl) == 0 && c[nl] == '=') {
+			size_t vl = len - nl - 1;
+			if (vl >= out_max)
+				return false;
+			memcpy(out, c + nl + 1, vl);
+			out[vl] = 0;
+			return true;
+		}
+		c = end ? end + 1 : NULL;
+	}
+	return false;
+}

@@ -86,6 +86,10 @@ bool bw_utf8_valid(const char *s, size_t n, bool allow_newlines);
 /* Number of Unicode code points in valid UTF-8. */
 size_t bw_utf8_count(const char *s, size_t n);
 
+/* Finds cookie `name` in a Cookie header value ("a=1; b=2"); copies its
+ * value into out.  false when absent or longer than out_max-1. */
+bool bw_cookie_get(const char *header, const char *name, char *out, size_t out_max);
+
 /* Read a whole (small) file; *out is malloc'd, NUL-terminated. */
 int bw_file_read(const char *path, size_t max, uint8_t **out, size_t *out_len);
 /* Atomically write a file with the given mode (write temp + fsync + rename). */
