@@ -24,7 +24,9 @@
  * Exit status: 0 when every socket opened and none was closed by the server
  * while held, 1 otherwise, 2 on bad usage.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -56,10 +58,10 @@
 enum wsl_state { WSL_IDLE, WSL_CONNECT, WSL_TLS, WSL_SEND, WSL_RESP, WSL_OPEN, WSL_FAILED };
 
 enum wsl_fail {
-	F_SOCKET, F_CONNECT, F_TLS, F_IO, F_STATUS, F_ACCEPT, F_FRAME, F_TIMEOUT, F_NFAIL
+	F_SOCKET, F_CONNECT, F_TLS, F_IO, F_REFUSED, F_STATUS, F_ACCEPT, F_FRAME, F_TIMEOUT, F_NFAIL
 };
 static const char *const fail_names[F_NFAIL] = {
-	"socket", "connect", "tls", "io", "http_status", "bad_accept", "bad_frame", "timeout"
+	"socket", "connect", "tls", "io", "closed_before_101", "http_status", "bad_accept", "bad_frame", "timeout"
 };
 
 struct wsl_conn {
@@ -353,7 +355,8 @@ static void conn_step(int i)
 		case WSL_RESP: {
 			int r = SSL_read(c->ssl, c->buf + c->len, WSL_HS_BUF_MAX - 1 - c->len);
 			if (r <= 0) {
-				ssl_wait(i, r, F_IO);
+				/* lws refuses an upgrade (bad ticket, throttled) by closing */
+				ssl_wait(i, r, c->len == 0 ? F_REFUSED : F_IO);
 				return;
 			}
 			c->len = (uint16_t)(c->len + r);

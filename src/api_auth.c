@@ -165,11 +165,7 @@ int api_revoke_user_sessions(struct req *r, int64_t user_id, const uint8_t *keep
 	int rc = st->ops->ticket_revoke_user(st, r->user.tenant_id, user_id, keep, bw_now(), why,
 	                                     &count);
 	if (rc == 0) {
-		/* close their live sockets, except the kept ticket's */
-		struct store_ticket keep_t;
-		bool have_keep = keep && st->ops->ticket_get(st, keep, &keep_t) == 0;
-		(void)have_keep;
-		ws_session_ended(r->srv, NULL, user_id, "revoked");
+		ws_sessions_revoked(r->srv, user_id, keep);
 		if (n)
 			*n = count;
 	}
@@ -668,7 +664,7 @@ static void pw_done(struct req *r)
 		api_store_error(r, rc);
 		return;
 	}
-	ws_session_ended(r->srv, NULL, u.id, "revoked");
+	ws_sessions_revoked(r->srv, u.id, r->ticket.hash);
 	req_json(r, 200, json_pack("{ss}", "scope", scope == TICKET_FULL ? "full" : "mfa_enrol"));
 }
 

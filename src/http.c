@@ -569,7 +569,7 @@ static void dispatch(struct req *r)
 			return;
 		}
 		r->json = json_loadb((const char *)r->body.data, r->body.len,
-		                     JSON_REJECT_DUPLICATES | JSON_DISABLE_EOF_CHECK * 0, &jerr);
+		                     JSON_REJECT_DUPLICATES, &jerr);
 		if (!r->json) {
 			req_error(r, 400, "invalid_request", "malformed JSON at line %d column %d",
 			          jerr.line, jerr.column);
@@ -668,6 +668,14 @@ void ws_session_ended(struct srv *s, const uint8_t *ticket_hash, int64_t user_id
 		                : c->user_id == user_id)
 			ws_end(c, reason);
 	}
+}
+
+void ws_sessions_revoked(struct srv *s, int64_t user_id, const uint8_t *keep)
+{
+	for (struct ws_conn *c = ws_list; c; c = c->next)
+		if (c->user_id == user_id &&
+		    !(keep && bw_ct_eq(c->ticket_hash, keep, CRYPTO_HASH_LEN)))
+			ws_end(c, "revoked");
 }
 
 void ws_notify_user(struct srv *s, int64_t tenant_id, int64_t user_id,

@@ -137,6 +137,8 @@ void req_audit(struct req *r, const char *event, const char *object, const char 
 /* WebSocket registry (http.c): close every live socket of a ticket or user. */
 void ws_session_ended(struct srv *s, const uint8_t *ticket_hash, int64_t user_id,
                       const char *reason);
+/* Closes every socket of a user except those of ticket `keep` (may be NULL). */
+void ws_sessions_revoked(struct srv *s, int64_t user_id, const uint8_t *keep);
 /* Sends a JSON text to every socket of a user (except the given ticket). */
 void ws_notify_user(struct srv *s, int64_t tenant_id, int64_t user_id,
                     const uint8_t *except_ticket, const char *json);

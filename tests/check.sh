@@ -10,6 +10,7 @@ set -u
 cd "$(dirname "$0")/.."
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
 export BULWARK_BIN="$PWD/build/asan/bulwark"
 export NODE_PATH="$PWD/web/node_modules"
 pass=0; fail=0; failed_stages=""
