@@ -165,6 +165,8 @@ void req_audit(struct req *r, const char *event, const char *object, const char 
 		actor_system(&ac, "anonymous");
 	ac.source = r->ip;
 	ac.request_id = r->request_id;
+	if (r->authed)
+		ac.device = r->device_label;
 	app_audit(r->srv->app, &ac, r->authed ? r->user.tenant_id : 0, event, object, outcome,
 	          detail);
 }

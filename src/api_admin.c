@@ -582,6 +582,7 @@ static bool audit_filter(struct req *r, struct store_audit_filter *f, char *even
 	char buf[32];
 	memset(f, 0, sizeof *f);
 	f->tenant_id = r->user.tenant_id;
+	f->with_installation = true;
 	f->limit = default_limit;
 	if (req_query(r, "before", buf, sizeof buf))
 		f->before_seq = strtoll(buf, NULL, 10);

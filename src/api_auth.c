@@ -111,6 +111,8 @@ int ticket_authenticate(struct srv *s, const char *token, const char *ip, struct
 	actor_user(&r->actor, &r->tenant, &r->user);
 	r->actor.source = r->ip;
 	r->actor.request_id = r->request_id;
+	snprintf(r->device_label, sizeof r->device_label, "device#%lld", (long long)t.device_id);
+	r->actor.device = r->device_label;
 	return 0;
 }
 
@@ -687,6 +689,9 @@ void h_password(struct req *r)
 	struct passwd_policy pp = { .min_length = r->policy.password_min_length, .min_classes = 3 };
 	const char *reason = NULL;
 	if (passwd_check(&pp, next, strlen(next), r->user.username, &reason) != 0) {
+		char detail[96];
+		snprintf(detail, sizeof detail, "{\"reason\":\"%s\"}", reason ? reason : "invalid");
+		req_audit(r, "auth.password_change", r->actor.name, "failure", detail);
 		req_error_ex(r, 422, "password_policy", "the new password does not meet the policy",
 		             json_pack("{ss sI}", "reason", reason ? reason : "invalid",
 		                       "min_length", (json_int_t)pp.min_length), NULL);

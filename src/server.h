@@ -68,6 +68,7 @@ struct req {
 	struct tenant_policy policy;
 	struct policy_subject subj;
 	struct actor actor;
+	char device_label[32];
 
 	/* response */
 	bool resp_ready, headers_sent;

@@ -139,6 +139,8 @@ struct store_audit_filter {
 	const char *event_prefix;    /* NULL: any */
 	const char *subject;         /* NULL: any; exact match */
 	int limit;               /* 1..1000 */
+	bool with_installation;  /* also installation-wide (tenant 0) records of
+	                          * the server, audit trail and installation keys */
 };
 
 typedef int (*store_audit_cb)(void *arg, const struct store_audit *rec);

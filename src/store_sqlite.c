@@ -354,7 +354,11 @@ static const char *const store_sqlite_sql[ST_COUNT_] = {
 	[ST_AUDIT_INSERT] = "INSERT INTO audit(" AUDIT_COLS ") "
 		"VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[ST_AUDIT_SCAN] = "SELECT " AUDIT_COLS " FROM audit WHERE seq >= ? ORDER BY seq",
-	[ST_AUDIT_QUERY] = "SELECT " AUDIT_COLS " FROM audit WHERE tenant_id = ?1 "
+	/* installation-wide records (tenant 0) of the server, the audit trail
+	 * and the installation keys are part of every tenant's view */
+	[ST_AUDIT_QUERY] = "SELECT " AUDIT_COLS " FROM audit WHERE (tenant_id = ?1 "
+		"OR (?9 = 1 AND tenant_id = 0 AND ((event >= 'server.' AND event < 'server/') "
+		"OR (event >= 'audit.' AND event < 'audit/') OR (event >= 'key.' AND event < 'key/')))) "
 		"AND seq < ?2 AND ts_ms >= ?3 AND ts_ms <= ?4 "
 		"AND (?5 IS NULL OR event >= ?5) AND (?6 IS NULL OR event < ?6) "
 		"AND (?7 IS NULL OR subject = ?7) ORDER BY seq DESC LIMIT ?8",
@@ -2056,6 +2060,7 @@ static int sq_audit_query(struct store *s, const struct store_audit_filter *f,
 	else
 		bind_null(&b);
 	bind_i64(&b, store_clamp_limit(f->limit));
+	bind_i64(&b, f->with_installation ? 1 : 0);
 	rc = b.rc != 0 ? b.rc : store_audit_rows(ss, st, cb, arg, "audit_query");
 	store_stmt_done(st);
 	return rc;

@@ -123,7 +123,7 @@ static int buf_reserve(struct bw_buf *b, size_t extra)
 	if (extra > b->max || b->len > b->max - extra)
 		return BW_ETOOBIG;
 	size_t need = b->len + extra;
-	if (need <= b->cap)
+	if (need <= b->cap && b->data)
 		return 0;
 	size_t cap = b->cap ? b->cap : 256;
 	while (cap < need)

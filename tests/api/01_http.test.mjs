@@ -63,6 +63,22 @@ test('GET /api/v1/health answers 200 {"status":"ok"} without a ticket', async ()
 	assert.deepEqual(r.json, { status: 'ok' });
 });
 
+test('body-less requests (Content-Length: 0, or none) are answered and the server stays up', async () => {
+	for (const [method, p, status, code] of [
+		['POST', '/api/v1/auth/logout', 401, 'unauthenticated'],
+		['POST', '/api/v1/nope', 404, 'not_found'],
+		['PUT', '/api/v1/policy', 401, 'unauthenticated'],
+		['DELETE', '/api/v1/me/sessions/x', 401, 'unauthenticated'],
+		['POST', '/api/v1/auth/login', 400, 'invalid_request'],
+	]) {
+		for (const headers of [{ 'content-length': '0' }, {}]) {
+			const r = await srv.request(method, p, { headers });
+			assertError(r, status, code, `${method} ${p} ${JSON.stringify(headers)}`);
+		}
+	}
+	assertStatus(await srv.get('/api/v1/health'), 200);
+});
+
 test('unknown endpoints answer 404 not_found with the error body', async () => {
 	const paths = ['/api/v1/nope', '/api/v1/users/1/nope', '/api/v1/auth', '/api/v2/health',
 		'/api/v1/health/x', '/api/v1/users/1/sessions/revoke/x', '/api/v1/', '/api/',

@@ -27,6 +27,8 @@ async function ticket(extra) {
 test('GET /me/sessions lists my sessions with exactly one current', async () => {
 	const a = await ticket({ device_name: 'Laptop A' });
 	const b = await ticket({ device_name: 'Phone B' });
+	tina.a = a;
+	tina.b = b;
 	const r = await srv.get('/api/v1/me/sessions', { token: a.ticket });
 	assertStatus(r, 200);
 	const list = r.json.sessions;
@@ -43,19 +45,20 @@ test('GET /me/sessions lists my sessions with exactly one current', async () => 
 	}
 	const current = list.filter((s) => s.current);
 	assert.equal(current.length, 1, 'exactly one current session');
-	assert.equal(current[0].device.name, 'Laptop A');
 	assert.equal(current[0].expires_at, a.expires_at);
 	// seen from B, B is the current one
 	const rb = await srv.get('/api/v1/me/sessions', { token: b.ticket });
 	const cb = rb.json.sessions.filter((s) => s.current);
 	assert.equal(cb.length, 1);
-	assert.equal(cb[0].device.name, 'Phone B');
 	assert.notEqual(cb[0].id, current[0].id);
 	// none of another user's sessions appear
 	const ra = await srv.get('/api/v1/me/sessions', { token: admin.ticket });
 	const adminIds = new Set(ra.json.sessions.map((s) => s.id));
 	assert.ok(list.every((s) => !adminIds.has(s.id)), 'no foreign sessions listed');
-	Object.assign(tina, { a, b, aId: current[0].id, bId: cb[0].id, adminSessionId: ra.json.sessions.find((s) => s.current).id });
+	Object.assign(tina, { aId: current[0].id, bId: cb[0].id, adminSessionId: ra.json.sessions.find((s) => s.current).id });
+	// each session shows the device name given at its sign-in
+	assert.equal(current[0].device.name, 'Laptop A', 'device name of the current session');
+	assert.equal(cb[0].device.name, 'Phone B', 'device name of the other session');
 });
 
 test('DELETE /me/sessions/{id} revokes another session of mine; others\' ids are 404', async () => {
@@ -136,25 +139,27 @@ test('cookie sessions: HttpOnly Secure SameSite=Strict cookie, no ticket in the 
 	assertStatus(s, 200, 'GET with cookie');
 	assert.equal(s.json.csrf_token, csrf, 'session repeats the login csrf_token');
 
-	const list = (await srv.get('/api/v1/me/sessions', { cookie })).json.sessions;
-	const bearerId = list.find((x) => x.device.name === 'bearer one' && !x.current)?.id;
-	assert.ok(bearerId, 'bearer session listed');
 	// a write without the header, with a wrong one, or with the ticket as token: 403 csrf_failed
-	for (const [name, tok] of [['no header', undefined], ['wrong token', 'A'.repeat(csrf.length)],
-		['empty token', ''], ['ticket as token', c.value], ['prefix', csrf.slice(0, -1)]]) {
-		const x = await srv.del(`/api/v1/me/sessions/${bearerId}`, { cookie, csrf: tok });
-		assertError(x, 403, 'csrf_failed', name);
+	const variants = [['no header', undefined], ['wrong token', 'A'.repeat(csrf.length)],
+		['empty token', ''], ['ticket as token', c.value], ['prefix', csrf.slice(0, -1)],
+		['token with a suffix', `${csrf}x`]];
+	const writes = [
+		['POST', '/api/v1/auth/logout'],
+		['POST', '/api/v1/auth/password', { current_password: tina.password, new_password: 'Another-Passw0rd!' }],
+		['POST', '/api/v1/auth/totp/enrol'],
+	];
+	for (const [method, p, json] of writes) {
+		for (const [name, tok] of variants) {
+			const x = await srv.request(method, p, { json, cookie, csrf: tok });
+			assertError(x, 403, 'csrf_failed', `${name}: ${method} ${p}`);
+		}
 	}
-	let x = await srv.post('/api/v1/auth/logout', undefined, { cookie });
-	assertError(x, 403, 'csrf_failed', 'logout without CSRF');
-	x = await srv.post('/api/v1/auth/password', { current_password: tina.password, new_password: 'Another-Passw0rd!' }, { cookie });
-	assertError(x, 403, 'csrf_failed', 'password change without CSRF');
 	assertStatus(await session(bearer.ticket), 200, 'nothing happened without CSRF');
 	assertStatus(await srv.get('/api/v1/auth/session', { cookie }), 200, 'cookie session still alive');
-	// with the token: done
-	x = await srv.del(`/api/v1/me/sessions/${bearerId}`, { cookie, csrf });
-	assert.equal(x.status, 204, `delete with CSRF -> ${x.status} ${x.text}`);
-	assertError(await session(bearer.ticket), 401, 'unauthenticated');
+	assertStatus(await srv.login('acme', 'tina.tester', tina.password), 200, 'password unchanged');
+	// with the token the write goes through (a harmless one: start a TOTP enrolment)
+	let x = await srv.post('/api/v1/auth/totp/enrol', undefined, { cookie, csrf });
+	assertStatus(x, 200, 'enrol with CSRF');
 	// another session's CSRF token does not fit this cookie
 	const other = await login({ session: 'cookie' });
 	const otherCsrf = other.json.csrf_token;
@@ -173,6 +178,25 @@ test('cookie sessions: HttpOnly Secure SameSite=Strict cookie, no ticket in the 
 	assertError(await srv.get('/api/v1/auth/session', { cookie }), 401, 'unauthenticated');
 	// the cookie's ticket is not usable as a bearer either
 	assertError(await session(c.value), 401, 'unauthenticated');
+});
+
+test('revoking one of my sessions from a cookie session needs the CSRF token', async () => {
+	const bearer = await ticket({ device_name: 'bearer two' });
+	const r = await login({ session: 'cookie', device_name: 'browser two' });
+	assertStatus(r, 200);
+	const cookie = `bw_ticket=${parseSetCookies(r.headers).bw_ticket.value}`;
+	const csrf = r.json.csrf_token;
+	const list = (await srv.get('/api/v1/me/sessions', { cookie })).json.sessions;
+	const bearerId = list.find((x) => x.device.name === 'bearer two' && !x.current)?.id;
+	assert.ok(bearerId, 'bearer session listed');
+	for (const tok of [undefined, '', 'A'.repeat(csrf.length)]) {
+		const x = await srv.del(`/api/v1/me/sessions/${bearerId}`, { cookie, csrf: tok });
+		assertError(x, 403, 'csrf_failed', `DELETE with CSRF ${JSON.stringify(tok)}`);
+	}
+	assertStatus(await session(bearer.ticket), 200, 'not revoked without CSRF');
+	const x = await srv.del(`/api/v1/me/sessions/${bearerId}`, { cookie, csrf });
+	assert.equal(x.status, 204, `delete with CSRF -> ${x.status} ${x.text}`);
+	assertError(await session(bearer.ticket), 401, 'unauthenticated');
 });
 
 test('any ticket carried in the cookie needs the CSRF header on writes', async () => {

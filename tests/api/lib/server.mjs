@@ -253,7 +253,6 @@ export class Server {
 			throw new Error(`${BIN} does not exist or is not executable (build it: make build/asan/bulwark)`);
 		const s = new Server();
 		s.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-api-'));
-		s.dbDir = s.dir;
 		const init = runBin(['init', '--data', s.dir, '--tenant', 'acme', '--json']);
 		if (init.code !== 0)
 			throw new Error(`bulwark init failed (${init.code}): ${init.stderr}`);
@@ -353,7 +352,7 @@ export class Server {
 			if (this.exit)
 				throw new Error(`bulwark serve exited (${JSON.stringify(this.exit)}) before answering:\n${this.stderr}`);
 			try {
-				const r = await this.request('GET', '/api/v1/health', { timeout: 2000 });
+				const r = await this.request('GET', '/api/v1/health', { timeout: 2000, quick: true });
 				if (r.status === 200)
 					return;
 			} catch { /* not listening yet */ }
@@ -426,9 +425,11 @@ export class Server {
 
 	// One HTTPS request on a fresh connection.
 	//   json: value sent as JSON; body: raw string/Buffer; token: bearer;
-	//   cookie: Cookie header; csrf: X-CSRF-Token; headers: extra headers.
+	//   cookie: Cookie header; csrf: X-CSRF-Token; headers: extra headers;
+	//   quick: reject connection errors at once (health polling).
+	// A body-less POST/PUT/PATCH goes out with Content-Length: 0, as from browsers.
 	// Resolves { status, headers, text, json, buf, method, path }.
-	request(method, p, { json, body, token, cookie, csrf, headers = {}, timeout = 30000 } = {}) {
+	request(method, p, { json, body, token, cookie, csrf, headers = {}, timeout = 30000, quick = false } = {}) {
 		return new Promise((resolve, reject) => {
 			let data = null;
 			const h = { ...headers };
@@ -470,8 +471,19 @@ export class Server {
 			});
 			req.on('timeout', () => req.destroy(new Error(`timeout: ${method} ${p}`)));
 			req.on('error', (e) => {
-				if (!answered)
+				if (answered)
+					return;
+				if (quick)
+					return reject(e);
+				// a refused or reset connection: say so when the server died
+				setTimeout(() => {
+					if (this.exit || this.stopped) {
+						const m = SANITIZER_RE.exec(this.stderr);
+						e.message += ` — the server is not running (${JSON.stringify(this.exit)})` +
+							(m ? `; sanitizer: ${this.stderr.slice(m.index, m.index + 600)}` : '');
+					}
 					reject(e);
+				}, 300);
 			});
 			req.end(data ?? undefined);
 		});

@@ -9,10 +9,12 @@
 // sanitizer report on the server's stderr fails the file.
 //
 // TOTP codes come from the real oathtool.  Codes are single-use, so a
-// second sign-in needs the next 30 s step: by default the harness moves the
-// server's clock forward through the test-build clock file
-// ($BULWARK_TEST_CLOCK, honoured by binaries built with -DBW_TESTING, which
-// build/asan/bulwark is); with BULWARK_E2E_REAL_CLOCK=1 it waits instead.
+// second sign-in needs the next 30 s step: by default the harness waits for
+// it (browser and server clocks stay in agreement, any build works).  With
+// BULWARK_E2E_FAST_CLOCK=1 it moves the server's clock forward instead,
+// through the test-build clock file ($BULWARK_TEST_CLOCK, honoured only by
+// binaries built with -DBW_TESTING such as build/asan/bulwark); pages then
+// show times up to 30 s "in the future".
 //
 // Requirement IDs exercised by the suites: PS-IA-b/c/d (one-time passwords,
 // forced change, TOTP enrolment and sign-in), PS-LOG-c (audit viewer, chain
@@ -33,7 +35,7 @@ export const BIN = process.env.BULWARK_BIN || path.join(ROOT, 'build/asan/bulwar
 export const WEB_DIST = path.join(ROOT, 'web/dist');
 export const SHOTS = path.join(ROOT, 'build/e2e-shots');
 export const CHROMIUM = process.env.BULWARK_E2E_CHROMIUM || '/usr/bin/chromium';
-const REAL_CLOCK = process.env.BULWARK_E2E_REAL_CLOCK === '1';
+const FAST_CLOCK = process.env.BULWARK_E2E_FAST_CLOCK === '1';
 
 const SANITIZER_RE = /AddressSanitizer|runtime error:|LeakSanitizer|UndefinedBehaviorSanitizer/;
 
@@ -300,12 +302,12 @@ export class Server {
 				return code;
 			}
 			const wait = step > (acct.lastStep ?? -1) ? 30 - into + 0.5 : (acct.lastStep + 1) * 30 - now + 0.5;
-			if (REAL_CLOCK) {
-				await sleep(wait * 1000);
-			} else {
+			if (FAST_CLOCK) {
 				this.offset += Math.ceil(wait);
 				this.writeClock();
 				await sleep(200);     // the server re-reads the clock file every 50 ms
+			} else {
+				await sleep(wait * 1000);
 			}
 		}
 	}
@@ -411,11 +413,14 @@ export async function newPage(ctx, server, name) {
 	return { page, guard };
 }
 
-// Screenshot of the full page into build/e2e-shots/NAME.png; returns the path.
-export async function shot(page, name) {
+// Screenshot into build/e2e-shots/NAME.png; returns the path.  The whole
+// page by default; full=false takes the viewport only (for modal dialogs:
+// in a full-page shot the backdrop and the sticky rail end at the
+// viewport's height, which looks broken but is not).
+export async function shot(page, name, { full = true } = {}) {
 	fs.mkdirSync(SHOTS, { recursive: true });
 	const file = path.join(SHOTS, `${name}.png`);
-	await page.screenshot({ path: file, fullPage: true });
+	await page.screenshot({ path: file, fullPage: full });
 	return file;
 }
 
@@ -460,7 +465,6 @@ export async function sessionOf(page, server) {
 // Waits for the app shell and checks the top bar names the signed-in user.
 // Returns the session (GET /auth/session).
 export async function expectShell(page, server, username) {
-	await page.locator('nav.rail').waitFor({ state: 'visible' });
 	await tid(page, 'nav-security').waitFor({ state: 'visible' });
 	const s = await sessionOf(page, server);
 	assert.equal(s.status, 200, 'the session cookie works in the app');
@@ -556,4 +560,55 @@ export async function firstSignIn(page, server, acct, { shots, weakFirst = false
 	assert.notEqual(acct.password, oneTime);
 	await snap('app');
 	return session;
+}
+
+// Runs one flow with its browser contexts, and on failure adds what helps
+// to find the cause: a screenshot of every open page
+// (build/e2e-shots/FAILED-NAME-N.png), the problems each page guard saw,
+// and whether the server died or reported a sanitizer error.  fn receives
+// { context(opts) → BrowserContext, page(ctx, label) → { page, guard } };
+// every context is closed afterwards.
+export async function runFlow(server, browser, name, fn) {
+	const contexts = [];
+	const pages = [];
+	const ui = {
+		async context(opts) {
+			const c = await newContext(browser, opts);
+			contexts.push(c);
+			return c;
+		},
+		async page(ctx, label) {
+			const p = await newPage(ctx, server, label);
+			pages.push(p);
+			return p;
+		},
+	};
+	try {
+		await fn(ui);
+	} catch (e) {
+		const notes = [];
+		for (const [i, { page, guard }] of pages.entries()) {
+			if (!page.isClosed()) {
+				try {
+					notes.push(`screenshot of "${guard.name}": ${await shot(page, `FAILED-${name}-${i + 1}`, { full: false })}`);
+				} catch { /* the page is gone */ }
+			}
+			if (guard.problems.length)
+				notes.push(`"${guard.name}" saw: ${guard.problems.join(' | ')}`);
+		}
+		const errLines = server.stderr.split('\n').filter((l) => !/ info: /.test(l) && l.trim()).slice(-15).join('\n');
+		if (server.exit)
+			notes.push(`the server process exited (${JSON.stringify(server.exit)}); stderr (without info lines):\n${errLines}`);
+		else if (SANITIZER_RE.test(server.stderr))
+			notes.push(`the server reported a sanitizer error:\n${errLines}`);
+		if (notes.length && typeof e === 'object' && e !== null) {
+			try {
+				e.message = `${e.message}\n--- diagnostics ---\n${notes.join('\n')}`;
+			} catch { /* read-only message */ }
+		}
+		throw e;
+	} finally {
+		for (const c of contexts)
+			await c.close().catch(() => {});
+	}
 }
