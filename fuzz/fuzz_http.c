@@ -27,13 +27,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	bw_cookie_get(s, "bw_device", out, 1);
 	for (size_t i = 0; i < sizeof patterns / sizeof *patterns; i++) {
-		char params[2][64];
+		char params[2][API_PARAM_MAX];
 		int n = -1;
 		if (api_path_match(patterns[i], s, params, &n)) {
 			if (n < 0 || n > 2)
 				abort();
 			for (int k = 0; k < n; k++)
-				if (!params[k][0] || strchr(params[k], '/') || strlen(params[k]) >= 64)
+				if (!params[k][0] || strchr(params[k], '/') || strlen(params[k]) >= API_PARAM_MAX)
 					abort();
 		}
 	}

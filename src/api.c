@@ -57,13 +57,13 @@ static const struct route routes[] = {
 	{ M_GET, "/api/v1/audit/export", h_audit_export, AUTH_TICKET, PERM_AUDIT_EXPORT },
 };
 
-bool api_path_match(const char *pattern, const char *path, char params[2][64], int *nparams)
+bool api_path_match(const char *pattern, const char *path, char params[2][API_PARAM_MAX], int *nparams)
 {
 	int np = 0;
 	while (*pattern && *path) {
 		if (*pattern == '*') {
 			size_t n = strcspn(path, "/");
-			if (n == 0 || n >= 64 || np == 2)
+			if (n == 0 || n >= API_PARAM_MAX || np == 2)
 				return false;
 			memcpy(params[np], path, n);
 			params[np][n] = 0;

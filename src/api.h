@@ -44,9 +44,9 @@ void h_audit_list(struct req *r);
 void h_audit_verify(struct req *r);
 void h_audit_export(struct req *r);
 
-/* Route matching (api.c): '*' binds one non-empty path segment of < 64
- * bytes into params (at most 2).  Exposed for the fuzz target. */
-bool api_path_match(const char *pattern, const char *path, char params[2][64], int *nparams);
+/* Route matching (api.c): '*' binds one non-empty path segment of
+ * < API_PARAM_MAX bytes into params (at most 2).  Exposed for the fuzz target. */
+bool api_path_match(const char *pattern, const char *path, char params[2][API_PARAM_MAX], int *nparams);
 
 /* shared helpers (api_auth.c) */
 json_t *api_sessions_json(struct req *r, int64_t user_id, const uint8_t *current);

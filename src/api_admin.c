@@ -38,16 +38,10 @@ static int add_user(void *arg, const struct store_user *u)
 
 void h_users_list(struct req *r)
 {
-	char buf[32];
-	int64_t after = 0, limit = 100;
-	if (req_query(r, "after", buf, sizeof buf))
-		after = strtoll(buf, NULL, 10);
-	if (req_query(r, "limit", buf, sizeof buf))
-		limit = strtoll(buf, NULL, 10);
-	if (after < 0 || limit < 1 || limit > 500) {
-		req_error(r, 400, "invalid_request", "after must be >= 0 and limit 1..500");
+	int64_t after, limit;
+	if (!req_query_int(r, "after", 0, INT64_MAX, 0, &after) ||
+	    !req_query_int(r, "limit", 1, 1000, 100, &limit))
 		return;
-	}
 	struct store *st = r->srv->app->s;
 	struct ulist l = { .r = r, .arr = json_array() };
 	int rc = st->ops->user_list(st, r->user.tenant_id, after, (int)limit, add_user, &l);
@@ -579,29 +573,23 @@ static int add_record(void *arg, const struct store_audit *rec)
 static bool audit_filter(struct req *r, struct store_audit_filter *f, char *event, char *subject,
                          int default_limit, int max_limit)
 {
-	char buf[32];
+	int64_t before, limit, since, until;
 	memset(f, 0, sizeof *f);
 	f->tenant_id = r->user.tenant_id;
 	f->with_installation = true;
-	f->limit = default_limit;
-	if (req_query(r, "before", buf, sizeof buf))
-		f->before_seq = strtoll(buf, NULL, 10);
-	if (req_query(r, "limit", buf, sizeof buf))
-		f->limit = (int)strtol(buf, NULL, 10);
-	if (req_query(r, "since", buf, sizeof buf))
-		f->since_ms = strtoll(buf, NULL, 10) * 1000;
-	if (req_query(r, "until", buf, sizeof buf))
-		f->until_ms = strtoll(buf, NULL, 10) * 1000;
+	if (!req_query_int(r, "before", 0, INT64_MAX, 0, &before) ||
+	    !req_query_int(r, "limit", 1, max_limit, default_limit, &limit) ||
+	    !req_query_int(r, "since", 0, INT64_MAX / 1000, 0, &since) ||
+	    !req_query_int(r, "until", 0, INT64_MAX / 1000, 0, &until))
+		return false;
+	f->before_seq = before;
+	f->limit = (int)limit;
+	f->since_ms = since * 1000;
+	f->until_ms = until * 1000;
 	if (req_query(r, "event", event, 64))
 		f->event_prefix = event;
 	if (req_query(r, "subject", subject, 200))
 		f->subject = subject;
-	if (f->limit < 1 || f->limit > max_limit || f->before_seq < 0 || f->since_ms < 0 ||
-	    f->until_ms < 0) {
-		req_error(r, 400, "invalid_request", "limit must be 1..%d; times and seq non-negative",
-		          max_limit);
-		return false;
-	}
 	return true;
 }
 
@@ -689,7 +677,7 @@ void h_audit_export(struct req *r)
 		return;
 	}
 	struct store_audit_filter flt;
-	if (!audit_filter(r, &flt, event, subject, 1000, 1000))
+	if (!audit_filter(r, &flt, event, subject, 10000, 10000))
 		return;
 	struct export_ctx c = { .f = f, .host = r->srv->hostname };
 	struct store *st = r->srv->app->s;

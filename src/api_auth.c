@@ -305,29 +305,42 @@ static int check_second_factor(struct req *r, struct store_user *u, const char *
 	return rc == 0 ? 0 : BW_EAUTH;
 }
 
-static int device_register(struct req *r, const struct store_user *u, const char *device_id,
-                           const char *device_name, struct store_device *d, bool *created)
+/* Finds or creates the device record of this sign-in (RG-APP-d: sign-in
+ * from a new device is recorded and shown).  A browser is recognised by our
+ * long-lived HttpOnly device cookie (issued here when missing); a program by
+ * the device_id it sends, or else by its user agent and device name. */
+static int device_register(struct req *r, const struct store_user *u, bool browser,
+                           const char *device_id, const char *device_name,
+                           struct store_device *d, bool *created)
 {
 	struct store *st = r->srv->app->s;
 	memset(d, 0, sizeof *d);
 	d->tenant_id = u->tenant_id;
 	d->user_id = u->id;
-	char key[256];
+	struct bwc_hash_ctx h;
 	bool set_cookie = false;
+	bwc_hash_init(&h);
 	if (r->device_cookie[0] && strlen(r->device_cookie) == TICKET_TOKEN_B64) {
-		snprintf(key, sizeof key, "cookie:%s", r->device_cookie);
+		bwc_hash_update(&h, "cookie:", 7);
+		bwc_hash_update(&h, r->device_cookie, strlen(r->device_cookie));
 	} else if (device_id && *device_id) {
-		snprintf(key, sizeof key, "client:%s", device_id);
-	} else if (r->token_from_cookie || !device_id) {
-		/* a browser without our device cookie: give it one */
+		bwc_hash_update(&h, "client:", 7);
+		bwc_hash_update(&h, device_id, strlen(device_id));
+	} else if (browser) {
 		uint8_t raw[TICKET_TOKEN_LEN];
 		bwc_random(raw, sizeof raw);
 		bw_b64url_encode(raw, sizeof raw, r->device_cookie);
-		snprintf(key, sizeof key, "cookie:%s", r->device_cookie);
+		sodium_memzero(raw, sizeof raw);
+		bwc_hash_update(&h, "cookie:", 7);
+		bwc_hash_update(&h, r->device_cookie, strlen(r->device_cookie));
 		set_cookie = true;
+	} else {
+		bwc_hash_update(&h, "agent:", 6);
+		bwc_hash_update(&h, r->ua, strlen(r->ua));
+		bwc_hash_update(&h, "\n", 1);
+		bwc_hash_update(&h, device_name ? device_name : "", device_name ? strlen(device_name) : 0);
 	}
-	bwc_hash(key, strlen(key), d->device_hash);
-	sodium_memzero(key, sizeof key);
+	bwc_hash_final(&h, d->device_hash);
 	snprintf(d->name, sizeof d->name, "%s", device_name && *device_name ? device_name : "");
 	snprintf(d->user_agent, sizeof d->user_agent, "%s", r->ua);
 	snprintf(d->first_ip, sizeof d->first_ip, "%s", r->ip);
@@ -404,7 +417,7 @@ static void login_done(struct req *r)
 	if (rc == 0)
 		rc = st->ops->user_update(st, &u);
 	if (rc == 0)
-		rc = device_register(r, &u, c->device_id, c->device_name, &d, &new_device);
+		rc = device_register(r, &u, c->cookie, c->device_id, c->device_name, &d, &new_device);
 	if (rc == 0 && scope == TICKET_FULL && r->policy.single_session) {
 		int n = 0;
 		rc = st->ops->ticket_revoke_user(st, u.tenant_id, u.id, NULL, now, "single_session", &n);

@@ -261,6 +261,10 @@ int audit_retention_run(struct audit *a, int64_t cutoff_ms, int64_t *purged)
 
 /* --- verification ------------------------------------------------------ */
 
+/* The shortest retention any tenant may choose (PS-LOG-d): a prefix of the
+ * trail can legitimately be missing only behind an anchor at least this old. */
+#define AUDIT_RETENTION_FLOOR_MS (180LL * 86400 * 1000)
+
 struct verify_state {
 	struct store *s;
 	const uint8_t *pub;
@@ -299,6 +303,11 @@ static int verify_one(void *arg, const struct store_audit *rec)
 		const struct store_checkpoint *c = &v->cps[v->cp_next++];
 		if (!bw_ct_eq(c->hash, rec->hash, CRYPTO_HASH_LEN))
 			return verify_fail(v, rec->seq, "checkpoint does not match the chain");
+		/* writers sign at least every AUDIT_CHECKPOINT_EVERY records: a
+		 * longer unsigned stretch means checkpoints were removed */
+		if (c->seq - v->r->last_checkpoint_seq > AUDIT_CHECKPOINT_EVERY)
+			return verify_fail(v, v->r->last_checkpoint_seq + 1,
+			                   "signed checkpoints are missing before this record");
 		v->r->last_checkpoint_seq = c->seq;
 		v->r->last_checkpoint_ms = c->ts_ms;
 		v->r->checkpoints++;
@@ -355,7 +364,8 @@ int audit_verify(struct store *s, const uint8_t *pub, size_t pub_len,
 	if (rc)
 		goto out;
 	if (count == 0 && cl.n == 0)
-		goto out;
+		goto out;   /* nothing written yet (or everything, signatures included,
+		             * removed: only an outside copy can tell — export to a SIEM) */
 	v.expect_seq = 1;
 	memset(v.prev, 0, sizeof v.prev);
 	if (first > 1 || (count == 0 && cl.n > 0)) {
@@ -366,6 +376,11 @@ int audit_verify(struct store *s, const uint8_t *pub, size_t pub_len,
 			;
 		if (i == cl.n) {
 			verify_fail(&v, first, "records before this one are missing and no signed anchor covers them");
+			goto out;
+		}
+		if (cl.v[i].ts_ms > bw_now_ms() - AUDIT_RETENTION_FLOOR_MS) {
+			verify_fail(&v, first > 1 ? first - 1 : 1,
+			            "records were removed that are younger than the 180-day retention floor");
 			goto out;
 		}
 		memcpy(v.prev, cl.v[i].hash, CRYPTO_HASH_LEN);
@@ -390,6 +405,9 @@ int audit_verify(struct store *s, const uint8_t *pub, size_t pub_len,
 	r->unsigned_tail = r->last_seq - r->last_checkpoint_seq;
 	if (r->unsigned_tail < 0)
 		r->unsigned_tail = 0;
+	if (r->unsigned_tail >= AUDIT_CHECKPOINT_EVERY)
+		verify_fail(&v, r->last_checkpoint_seq + 1,
+		            "signed checkpoints are missing after this record");
 out:
 	free(cl.v);
 	return rc;
@@ -407,11 +425,17 @@ static void iso_time(int64_t ms, char *out, size_t n)
 	snprintf(out, n, "%s.%03dZ", base, (int)(ms % 1000));
 }
 
-/* RFC 5424 SD-PARAM-VALUE escaping: '"', '\' and ']' get a backslash. */
+/* RFC 5424 SD-PARAM-VALUE escaping: '"', '\' and ']' get a backslash;
+ * control characters become "\xNN" so that a record stays one line. */
 static int sd_escape(struct bw_buf *b, const char *s)
 {
 	for (; *s; s++) {
 		int rc = 0;
+		if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+			if ((rc = bw_buf_printf(b, "\\x%02x", (unsigned char)*s)))
+				return rc;
+			continue;
+		}
 		if (*s == '"' || *s == '\\' || *s == ']')
 			rc = bw_buf_append(b, "\\", 1);
 		if (!rc)
@@ -470,7 +494,8 @@ int audit_format_record(const struct store_audit *r, enum audit_format f,
 	}
 	if (!rc)
 		rc = bw_buf_printf(b, "\"] ");
-	if (!rc)
-		rc = bw_buf_append(b, r->detail, strlen(r->detail));
+	for (const char *d = r->detail; !rc && *d; d++)
+		rc = (unsigned char)*d < 0x20 ? bw_buf_printf(b, "\\x%02x", (unsigned char)*d)
+		                              : bw_buf_append(b, d, 1);
 	return rc;
 }

@@ -333,6 +333,25 @@ bool req_query(struct req *r, const char *name, char *out, size_t out_max)
 	return out[0] != 0;
 }
 
+bool req_query_int(struct req *r, const char *name, int64_t min, int64_t max, int64_t def,
+                   int64_t *out)
+{
+	char buf[24];
+	*out = def;
+	if (!req_query(r, name, buf, sizeof buf))
+		return true;
+	char *end = NULL;
+	errno = 0;
+	long long v = strtoll(buf, &end, 10);
+	if (errno || !end || *end || buf[0] == '+' || buf[0] == ' ' || v < min || v > max) {
+		req_error(r, 400, "invalid_request", "query parameter %s must be an integer in %lld..%lld",
+		          name, (long long)min, (long long)max);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
 /* ---- static files ------------------------------------------------------- */
 
 static const char *mime_of(const char *path)
@@ -562,6 +581,9 @@ static int method_of(struct lws *wsi)
 
 static void dispatch(struct req *r)
 {
+	if (r->dispatched)
+		return;     /* lws may report an empty body's completion too */
+	r->dispatched = true;
 	if (r->body.len) {
 		json_error_t jerr;
 		if (!bw_utf8_valid((const char *)r->body.data, r->body.len, true)) {

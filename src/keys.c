@@ -71,7 +71,9 @@ static int ring_get(struct keyring *kr, int64_t tenant, int cls, uint32_t versio
 			if (version ? r->version == version : (!best || r->version > best->version))
 				best = r;
 		}
-		if (best && (pass == 1 || version)) {
+		/* a known key is used as is; versions are added only by rotation,
+		 * which resets the ring (not yet implemented: one version) */
+		if (best) {
 			memcpy(key, best->key, CRYPTO_KEY_LEN);
 			*ver_out = best->version;
 			return 0;
@@ -248,9 +250,27 @@ void keys_mask_email(const char *in, char *out, size_t out_max)
 		mask_keep(in, 1, 1, out, out_max);
 		return;
 	}
-	/* first character of the local part, three stars, the domain */
-	size_t first = 1;
+	if (out_max == 0)
+		return;
+	/* first code point of the local part, three stars, the domain; stops at
+	 * a code-point boundary when out is too small */
+	size_t o = 0, first = 1;
 	while (in + first < at && ((unsigned char)in[first] & 0xc0) == 0x80)
 		first++;
-	snprintf(out, out_max, "%.*s***%s", (int)first, in, at);
+	if (first + 3 < out_max) {
+		memcpy(out, in, first);
+		memcpy(out + first, "***", 3);
+		o = first + 3;
+		for (const char *p = at; *p; ) {
+			size_t len = 1;
+			while (p[len] && ((unsigned char)p[len] & 0xc0) == 0x80)
+				len++;
+			if (o + len >= out_max)
+				break;
+			memcpy(out + o, p, len);
+			o += len;
+			p += len;
+		}
+	}
+	out[o] = 0;
 }

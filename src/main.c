@@ -474,6 +474,7 @@ static int cmd_tenant(int argc, char **argv)
 
 static int print_user(void *arg, const struct store_user *u)
 {
+	*(int64_t *)arg = u->id;
 	printf("%lld\t%s\t%s\t%s%s%s\n", (long long)u->id, u->username, u->role,
 	       u->status == USER_ACTIVE ? "active" : "disabled",
 	       u->locked_until > bw_now() ? ",locked" : "", u->totp_enabled ? ",mfa" : "");
@@ -526,7 +527,11 @@ static int cmd_user(int argc, char **argv)
 	char password[64] = "", hash[CRYPTO_PWHASH_MAX];
 	int exit_code = 0;
 	if (k == 1) {
-		rc = a.s->ops->user_list(a.s, t.id, 0, 100000, print_user, NULL);
+		int64_t after = 0, last = -1;
+		while (rc == 0 && last != after) {   /* page through */
+			last = after;
+			rc = a.s->ops->user_list(a.s, t.id, after, 1000, print_user, &after);
+		}
 	} else if (k == 0) {
 		int role = o.role ? policy_role_parse(o.role) : ROLE_MEMBER;
 		if (role != ROLE_MEMBER && role != ROLE_GUEST) {

@@ -159,12 +159,17 @@ int tenant_policy_from_json(struct tenant_policy *out, const char *json, size_t 
 		goto out;
 	}
 	json_object_foreach(root, key, v) {
-		*err_field = key;
+		/* *err_field must outlive root: copy unknown names to a per-thread
+		 * buffer (valid until this thread's next call) */
+		static _Thread_local char unknown[48];
+		snprintf(unknown, sizeof unknown, "%s", key);
+		*err_field = unknown;
 		size_t i;
 		for (i = 0; i < BW_ARRAY_LEN(int_fields); i++)
 			if (strcmp(key, int_fields[i].key) == 0)
 				break;
 		if (i < BW_ARRAY_LEN(int_fields)) {
+			*err_field = int_fields[i].key;
 			if (!json_is_integer(v))
 				goto out;
 			json_int_t x = json_integer_value(v);
@@ -172,14 +177,17 @@ int tenant_policy_from_json(struct tenant_policy *out, const char *json, size_t 
 				goto out;
 			*(int *)((char *)&p + int_fields[i].off) = (int)x;
 		} else if (strcmp(key, "mfa_required_all") == 0) {
+			*err_field = "mfa_required_all";
 			if (!json_is_boolean(v))
 				goto out;
 			p.mfa_required_all = json_is_true(v);
 		} else if (strcmp(key, "single_session") == 0) {
+			*err_field = "single_session";
 			if (!json_is_boolean(v))
 				goto out;
 			p.single_session = json_is_true(v);
 		} else if (strcmp(key, "mfa_required_roles") == 0) {
+			*err_field = "mfa_required_roles";
 			if (!json_is_array(v) || json_array_size(v) > ROLE_COUNT_)
 				goto out;
 			bool req[ROLE_COUNT_] = { false };

@@ -85,7 +85,8 @@ struct tenant_policy {
 
 void tenant_policy_defaults(struct tenant_policy *p);
 /* Parses and validates a JSON object; unknown keys and out-of-range values
- * are errors (*err_field names the field).  Missing keys keep *p's values. */
+ * are errors (*err_field names the field: a static string, or for an unknown
+ * key a per-thread copy valid until this thread's next call).  Missing keys keep *p's values. */
 int tenant_policy_from_json(struct tenant_policy *p, const char *json, size_t n,
                             const char **err_field);
 /* Serialises to a malloc'd JSON text; caller frees. */

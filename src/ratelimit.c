@@ -14,6 +14,7 @@
 #define RL_PROBE 8
 
 struct rl_slot {
+	bool used;
 	char key[RL_KEY_MAX];
 	double tokens;
 	int64_t last_ms;
@@ -65,15 +66,16 @@ bool ratelimit_take(struct ratelimit *r, const char *key, int64_t now_ms, int *r
 	struct rl_slot *slot = NULL, *oldest = NULL;
 	for (int i = 0; i < RL_PROBE; i++) {
 		struct rl_slot *s = &r->slots[(h + (uint64_t)i) % (uint64_t)r->nslots];
-		if (s->key[0] && strcmp(s->key, k) == 0) {
+		if (s->used && strcmp(s->key, k) == 0) {
 			slot = s;
 			break;
 		}
-		if (!oldest || s->last_ms < oldest->last_ms)
+		if (!oldest || (oldest->used && (!s->used || s->last_ms < oldest->last_ms)))
 			oldest = s;
 	}
 	if (!slot) {
 		slot = oldest;
+		slot->used = true;
 		memcpy(slot->key, k, sizeof k);
 		slot->tokens = r->burst;
 		slot->last_ms = now_ms;
@@ -100,7 +102,7 @@ void ratelimit_refund(struct ratelimit *r, const char *key)
 	uint64_t h = fnv1a(k);
 	for (int i = 0; i < RL_PROBE; i++) {
 		struct rl_slot *s = &r->slots[(h + (uint64_t)i) % (uint64_t)r->nslots];
-		if (s->key[0] && strcmp(s->key, k) == 0) {
+		if (s->used && strcmp(s->key, k) == 0) {
 			s->tokens += 1.0;
 			if (s->tokens > r->burst)
 				s->tokens = r->burst;

@@ -23,6 +23,7 @@
 
 #define REQ_BODY_MAX (64 * 1024)
 #define REQ_PATH_MAX 512
+#define API_PARAM_MAX 80                  /* bytes of one '*' path segment + NUL */
 #define RESP_BODY_MAX (64 * 1024 * 1024)
 #define TICKET_TOKEN_LEN 32                 /* bytes of randomness: 256 bits */
 #define TICKET_TOKEN_B64 43
@@ -46,6 +47,7 @@ struct req {
 	struct lws *wsi;           /* NULL once the connection is gone */
 	int refs;
 	int method;
+	bool dispatched;
 	char path[REQ_PATH_MAX];
 	char ip[64];
 	char ua[256];
@@ -58,7 +60,7 @@ struct req {
 	struct bw_buf body;
 	json_t *json;              /* parsed body (objects only) */
 	const char *params[2];     /* path segments matched by '*' */
-	char param_buf[2][64];
+	char param_buf[2][API_PARAM_MAX];
 
 	/* authentication, filled by the dispatcher for AUTH routes */
 	bool authed;
@@ -126,6 +128,10 @@ bool req_bool(struct req *r, const char *key, bool *out);
 bool req_only(struct req *r, const char *const *allowed);
 /* Query string value into out; false when absent. */
 bool req_query(struct req *r, const char *name, char *out, size_t out_max);
+/* Integer query parameter in min..max (decimal digits only); absent gives
+ * def.  Replies 400 itself and returns false when malformed. */
+bool req_query_int(struct req *r, const char *name, int64_t min, int64_t max, int64_t def,
+                   int64_t *out);
 
 /* --- the API (api*.c) --- */
 void api_dispatch(struct req *r);

@@ -138,7 +138,7 @@ struct store_audit_filter {
 	int64_t since_ms, until_ms;  /* 0: unbounded */
 	const char *event_prefix;    /* NULL: any */
 	const char *subject;         /* NULL: any; exact match */
-	int limit;               /* 1..1000 */
+	int limit;               /* 1..10000 */
 	bool with_installation;  /* also installation-wide (tenant 0) records of
 	                          * the server, audit trail and installation keys */
 };

@@ -60,7 +60,7 @@
 #define STORE_META_VALUE_MAX 4096
 #define STORE_POLICY_MAX 65536           /* policy JSON text, bytes */
 #define STORE_RECOVERY_MAX 64            /* recovery codes per user */
-#define STORE_LIST_MAX 1000              /* page size ceiling for listings */
+#define STORE_LIST_MAX 10000             /* page size ceiling for listings */
 #define STORE_REASON_MAX 31              /* struct store_ticket.revoked_reason */
 
 /* ------------------------------------------------------------------------
@@ -319,9 +319,9 @@ static const char *const store_sqlite_sql[ST_COUNT_] = {
 	[ST_DEPT_GET] = "SELECT id, tenant_id, parent_id, name, created_at FROM departments "
 		"WHERE tenant_id = ? AND id = ?",
 
-	[ST_DEVICE_TOUCH] = "UPDATE devices SET user_agent = ?, last_ip = ?, "
-		"last_seen = MAX(last_seen, ?) "
-		"WHERE tenant_id = ? AND user_id = ? AND device_hash = ?",
+	[ST_DEVICE_TOUCH] = "UPDATE devices SET name = CASE WHEN ?1 <> '' THEN ?1 ELSE name END, "
+		"user_agent = ?2, last_ip = ?3, last_seen = MAX(last_seen, ?4) "
+		"WHERE tenant_id = ?5 AND user_id = ?6 AND device_hash = ?7",
 	[ST_DEVICE_INSERT] = "INSERT INTO devices(tenant_id, user_id, device_hash, name, "
 		"user_agent, first_ip, last_ip, first_seen, last_seen) "
 		"VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -1525,6 +1525,7 @@ static int store_device_upsert(struct store_sqlite *ss, struct store_device *d, 
 	if ((rc = store_stmt(ss, ST_DEVICE_TOUCH, &st)) != 0)
 		return rc;
 	store_bind_init(&b, ss, st);
+	bind_array(&b, d->name);
 	bind_array(&b, d->user_agent);
 	bind_array(&b, d->last_ip);
 	bind_i64(&b, d->last_seen);

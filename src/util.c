@@ -128,6 +128,10 @@ static int buf_reserve(struct bw_buf *b, size_t extra)
 	size_t cap = b->cap ? b->cap : 256;
 	while (cap < need)
 		cap = cap > b->max / 2 ? b->max : cap * 2;
+	if (cap < need)
+		cap = need;
+	if (cap == SIZE_MAX)
+		return BW_ENOMEM;   /* cap + 1 below would wrap */
 	uint8_t *p = realloc(b->data, cap + 1);
 	if (!p)
 		return BW_ENOMEM;
@@ -193,6 +197,14 @@ void bw_b64url_encode(const uint8_t *in, size_t n, char *out)
 
 int bw_b64url_decode(const char *in, size_t in_len, uint8_t *out, size_t out_max)
 {
+	/* libsodium 1.0.18 decodes bytes >= 0x80 as '_': check the alphabet
+	 * ourselves so every value has exactly one spelling */
+	for (size_t i = 0; i < in_len; i++) {
+		char c = in[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_'))
+			return BW_EINVAL;
+	}
 	size_t n = 0;
 	const char *end = NULL;
 	if (sodium_base642bin(out, out_max, in, in_len, NULL, &n, &end,

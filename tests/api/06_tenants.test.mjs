@@ -126,18 +126,35 @@ test('audit trails are per tenant (list and exports)', async () => {
 			assert.ok(!text.includes(`${foreign}/`), `${t}'s trail shows ${foreign}'s record ${JSON.stringify(r)}`);
 		}
 		assert.ok(recs.some((r) => `${r.subject} ${r.object}`.includes(`${t}/`)), `${t}'s own records present`);
+		// Besides its own records a tenant sees installation-wide ones
+		// (tenant 0: the server, the audit trail, installation keys) — never
+		// another tenant's.
+		const installationWide = (event) => /^(server|audit|key)\./.test(event);
 		const j = await srv.get('/api/v1/audit/export?format=json', { token: X.aud.ticket });
 		assertStatus(j, 200);
 		assert.ok(!j.text.includes(`${foreign}/`), `${t}'s JSON export has ${foreign} records`);
+		const arr = JSON.parse(j.text);
+		for (const r of arr) {
+			if ('tenant_id' in r) {
+				assert.ok(r.tenant_id === X.tenantId || (r.tenant_id === 0 && installationWide(r.event)),
+					`${t}'s JSON export: ${JSON.stringify(r).slice(0, 200)}`);
+			}
+		}
 		const s = await srv.get('/api/v1/audit/export?format=syslog', { token: X.aud.ticket });
 		assertStatus(s, 200);
 		const lines = s.text.split('\n').filter(Boolean);
 		assert.ok(lines.length > 0);
+		let own = 0;
 		for (const l of lines) {
 			const m = /tenant="(\d+)"/.exec(l);
 			assert.ok(m, `tenant in ${l.slice(0, 200)}`);
-			assert.equal(Number(m[1]), X.tenantId, `${t}'s syslog export: ${l.slice(0, 200)}`);
+			const tid = Number(m[1]);
+			const event = l.split(' ')[5];
+			assert.ok(tid === X.tenantId || (tid === 0 && installationWide(event)),
+				`${t}'s syslog export: ${l.slice(0, 200)}`);
+			own += tid === X.tenantId;
 		}
+		assert.ok(own > 0, `${t}'s own records in its syslog export`);
 	}
 });
 

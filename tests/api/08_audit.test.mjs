@@ -70,6 +70,9 @@ test('security events produce audit records', async () => {
 		['user.password_reset', (x) => x.object.includes('mel.member')],
 		['tenant.create', () => true],
 	];
+	// installation-wide records (the server's start) are part of the tenant's view
+	const starts = await srv.audit(aud.ticket, 'event=server.start');
+	assert.ok(starts.length >= 1, 'server.start visible to the auditadmin');
 	const all = await srv.audit(aud.ticket, 'limit=1000');
 	all.forEach(checkRecord);
 	const missing = [];

@@ -509,7 +509,7 @@ TEST(mask_arbitrary_bytes)
 
 int main(void)
 {
-	bw_log_level = BW_LOG_ERR;
+	bw_log_level = BW_LOG_ERR - 1;   /* the forged-key cases make keys.c log */
 	RUN(sealing_intl);
 	RUN(sealing_gm);
 	RUN(mask_examples);

@@ -12,6 +12,14 @@
 #include <stdint.h>
 
 #if defined(__SANITIZE_ADDRESS__)
+#define RL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RL_ASAN 1
+#endif
+#endif
+
+#ifdef RL_ASAN
 /* From the sanitizer runtime (sanitizer/allocator_interface.h, which gcc
  * does not install). */
 size_t __sanitizer_get_current_allocated_bytes(void);

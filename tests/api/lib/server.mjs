@@ -253,6 +253,18 @@ export class Server {
 			throw new Error(`${BIN} does not exist or is not executable (build it: make build/asan/bulwark)`);
 		const s = new Server();
 		s.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-api-'));
+		try {
+			await s.setup(tenants, start);
+		} catch (e) {
+			await s.dispose();
+			throw e;
+		}
+		return s;
+	}
+
+	// bulwark init (+ tenant add for each extra tenant), the clock file, launch.
+	async setup(tenants, start) {
+		const s = this;
 		const init = runBin(['init', '--data', s.dir, '--tenant', 'acme', '--json']);
 		if (init.code !== 0)
 			throw new Error(`bulwark init failed (${init.code}): ${init.stderr}`);
@@ -267,7 +279,6 @@ export class Server {
 		s.writeClock();
 		if (start)
 			await s.launch();
-		return s;
 	}
 
 	addAccounts(j) {
