@@ -668,7 +668,7 @@ static int export_one(void *arg, const struct store_audit *rec)
 
 void h_audit_export(struct req *r)
 {
-	char fmt[16] = "json", event[64], subject[200];
+	char fmt[16] = "", event[64], subject[200];
 	req_query(r, "format", fmt, sizeof fmt);
 	enum audit_format f = strcmp(fmt, "syslog") == 0 ? AUDIT_SYSLOG
 	                    : strcmp(fmt, "json") == 0 ? AUDIT_JSON : 0;
