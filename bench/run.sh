@@ -18,6 +18,7 @@
 #                         e.g. a private copy with an experimental change
 #   BENCH_PORT=24443      listening port (below 32768: components.md)
 #   BENCH_WS_LEVELS="1000 5000 10000"   (each <= 19,000)
+#   BENCH_WS_CONC=256     WebSocket handshakes in flight at once
 #   BENCH_SIGNIN_CONC=8 BENCH_SIGNIN_SECS=20 BENCH_OVERLOAD_CONC=200
 #   BENCH_OVERLOAD_SECS=10
 #   BENCH_ONLY="ws signin audit startup"   run a subset
@@ -30,6 +31,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TREE=$(cd "${BENCH_TREE:-$ROOT}" && pwd)
 PORT=${BENCH_PORT:-24443}
 WS_LEVELS=${BENCH_WS_LEVELS:-"1000 5000 10000"}
+WS_CONC=${BENCH_WS_CONC:-256}
 SIGNIN_CONC=${BENCH_SIGNIN_CONC:-8}
 SIGNIN_SECS=${BENCH_SIGNIN_SECS:-20}
 OVERLOAD_CONC=${BENCH_OVERLOAD_CONC:-200}
@@ -78,7 +80,7 @@ cleanup() {
 		wait "$LOAD_PID" 2>/dev/null || true
 	fi
 	stop_server
-	exec 7>&- 2>/dev/null || true
+	exec 7>&- 8>&- 2>/dev/null || true
 	if [ "${BENCH_KEEP:-0}" = 1 ]; then
 		echo "bench: work directory kept: $W"
 	else
@@ -228,11 +230,15 @@ if want ws; then
 		read -r b_rss b_pss b_priv <<< "$(mem_of "$SRV_PID")"
 		read -r b_tcp b_slab <<< "$(kmem)"
 		: > "$W/ws$N.out"
+		# wsload holds its sockets until its standard input (a FIFO) ends; the
+		# read-write descriptor 7 makes every open below non-blocking
+		exec 7<> "$W/hold"
 		$PIN_CLI "$W/wsload" --port "$PORT" --ca "$DATA/tls/cert.pem" --tickets "$W/tickets.txt" \
-			--n "$N" --per-src 50 --conc 256 --timeout 180 --hold 300 \
+			--n "$N" --per-src 50 --conc "$WS_CONC" --timeout 180 --hold 300 \
 			< "$W/hold" > "$W/ws$N.out" 2> "$W/ws$N.err" &
 		LOAD_PID=$!
-		exec 7> "$W/hold"
+		exec 8> "$W/hold"
+		exec 7>&-
 		for i in $(seq 1 2000); do
 			grep -q '^READY' "$W/ws$N.out" && break
 			kill -0 "$LOAD_PID" 2>/dev/null || break
@@ -248,7 +254,7 @@ if want ws; then
 		read -r a_rss a_pss a_priv <<< "$(mem_of "$SRV_PID")"
 		read -r a_tcp a_slab <<< "$(kmem)"
 		fds=$(ls "/proc/$SRV_PID/fd" | wc -l)
-		exec 7>&-   # end of file on wsload's standard input: it closes everything
+		exec 8>&-   # end of file on wsload's standard input: it closes everything
 		wait "$LOAD_PID" || true
 		LOAD_PID=""
 		cat "$W/ws$N.err" >&2
@@ -284,7 +290,7 @@ fi
 
 # ---- 2. sign-ins through the Argon2id queue -----------------------------------
 if want signin; then
-	log "sign-ins: $SIGNIN_CONC clients for ${SIGNIN_SECS}s, then $OVERLOAD_CONC clients twice for ${OVERLOAD_SECS}s"
+	log "sign-ins: $SIGNIN_CONC clients for ${SIGNIN_SECS}s, $OVERLOAD_CONC clients twice for ${OVERLOAD_SECS}s, then $SIGNIN_CONC clients for ${OVERLOAD_SECS}s unpinned"
 	start_server signin
 	sleep 0.5
 	read -r s0 _ _ <<< "$(mem_of "$SRV_PID")"
@@ -304,7 +310,16 @@ if want signin; then
 	read -r s4 _ _ <<< "$(mem_of "$SRV_PID")"
 	health && res signin.health_after_overload ok || res signin.health_after_overload FAILED
 	stop_server
-	for f in signin overload1 overload2; do
+	# the same load with the server free to use every core (client shares them)
+	PIN_SAVE=$PIN_SRV
+	PIN_SRV=""
+	start_server signin2
+	PIN_SRV=$PIN_SAVE
+	sleep 0.5
+	node "$ROOT/bench/signin.mjs" "$PORT" "$DATA/tls/cert.pem" "$TENANT" "$W/creds.txt" \
+		"$SIGNIN_CONC" "$OVERLOAD_SECS" > "$W/signin_allcores.json"
+	stop_server
+	for f in signin signin_allcores overload1 overload2; do
 		node -e '
 			const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
 			const p = process.argv[2];
@@ -331,7 +346,7 @@ if want audit; then
 	for suite in intl gm; do
 		log "audit: suite $suite"
 		"$W/auditbench" --dir "$W/audit-$suite" --suite "$suite" --batch-records 200000 \
-			--batch-size 1000 --single-records 20000 --verify-runs 3 > "$W/audit-$suite.txt" 2> "$W/audit-$suite.log"
+			--batch-size 1000 --single-records 20000 --verify-runs 5 > "$W/audit-$suite.txt" 2> "$W/audit-$suite.log"
 		cat "$W/audit-$suite.txt" >&2
 		L=$(grep 'audit_append_group' "$W/audit-$suite.txt")
 		res "audit.$suite.group_per_s" "$(kv "$L" per_s)"
@@ -370,6 +385,8 @@ fi
 if want signin; then
 	row "sign-ins/s, $(get signin.signin.conc) clients" "$(get signin.signin.per_s)" "-" "(report)"
 	row "   p50 / p99 latency (ms)" "$(get signin.signin.ok_p50_ms) / $(get signin.signin.ok_p99_ms)" "" ""
+	row "sign-ins/s, $(get signin.signin_allcores.conc) clients, server not pinned" "$(get signin.signin_allcores.per_s)" "-" "(report)"
+	row "   p50 / p99 latency (ms)" "$(get signin.signin_allcores.ok_p50_ms) / $(get signin.signin_allcores.ok_p99_ms)" "" ""
 	for o in overload1 overload2; do
 		e=$(( $(get "signin.$o.other_status") + $(get "signin.$o.transport_errors") ))
 		row "overload $(get "signin.$o.conc") clients: 200 / 429 / errors" \

@@ -17,6 +17,7 @@
 #include "server.h"
 #include "audit.h"
 #include "keyd.h"
+#include "keys.h"
 #include "ratelimit.h"
 #include "sandbox.h"
 
@@ -985,6 +986,19 @@ static void on_signal(int sig)
 	}
 }
 
+static int preload_tenant(void *arg, const struct store_tenant *t)
+{
+	struct app *a = arg;
+	int loaded = 0;
+	int rc = keys_preload(a->kr, t->id, &loaded);
+	struct actor ac;
+	actor_system(&ac, "system");
+	char detail[96];
+	snprintf(detail, sizeof detail, "{\"operation\":\"unwrap\",\"keys\":%d}", loaded);
+	app_audit(a, &ac, t->id, "key.unwrap", t->name, rc ? "failure" : "success", detail);
+	return rc;
+}
+
 int server_run(struct app *a, const struct server_config *cfg)
 {
 	struct srv s;
@@ -1060,6 +1074,11 @@ int server_run(struct app *a, const struct server_config *cfg)
 	}
 	struct actor ac;
 	actor_system(&ac, "system");
+	/* unwrap every tenant's data keys now, through keyd, and record it */
+	if ((rc = a->s->ops->tenant_list(a->s, preload_tenant, a))) {
+		log_err("cannot load tenant keys: %s", bw_strerror(rc));
+		goto out;
+	}
 	char detail[256];
 	snprintf(detail, sizeof detail,
 	         "{\"listen\":\"%s:%d\",\"suite\":\"%s\",\"pid\":%d,\"seccomp\":%s}",

@@ -118,6 +118,21 @@ static int ring_get(struct keyring *kr, int64_t tenant, int cls, uint32_t versio
 	return BW_ENOENT;
 }
 
+int keys_preload(struct keyring *kr, int64_t tenant_id, int *loaded)
+{
+	uint8_t key[CRYPTO_KEY_LEN];
+	uint32_t ver;
+	pthread_mutex_lock(&kr->mu);
+	size_t before = kr->n;
+	int rc = ring_get(kr, tenant_id, KEY_CLASS_DATA, 0, &ver, key);
+	if (rc == 0)
+		rc = ring_get(kr, tenant_id, KEY_CLASS_PII, 0, &ver, key);
+	*loaded = (int)(kr->n - before);
+	pthread_mutex_unlock(&kr->mu);
+	sodium_memzero(key, sizeof key);
+	return rc;
+}
+
 int keys_tenant_create(struct keyring *kr, int64_t tenant_id)
 {
 	static const int classes[] = { KEY_CLASS_DATA, KEY_CLASS_PII };

@@ -28,6 +28,10 @@ void keyring_close(struct keyring *kr);   /* wipes every key */
  * (inside the caller's transaction). */
 int keys_tenant_create(struct keyring *kr, int64_t tenant_id);
 
+/* Unwraps every key of the tenant into the ring now (the server does this
+ * for all tenants at start and audits it); *loaded = keys newly unwrapped. */
+int keys_preload(struct keyring *kr, int64_t tenant_id, int *loaded);
+
 /* Seals plaintext (n <= STORE_FIELD_MAX) into out; n == 0 gives an empty
  * (NULL) box. */
 int keys_seal(struct keyring *kr, int64_t tenant_id, int key_class, const char *table,
