@@ -4,8 +4,9 @@
 #
 #   1. memory per idle authenticated TLS WebSocket (bench/wsload.c), N = 1,000,
 #      5,000, 10,000, server and client pinned to different cores
-#   2. sign-ins/s through the Argon2id worker queue (bench/signin.mjs), and an
-#      overload of 200 clients: 429s, no errors, no memory growth
+#   2. sign-ins/s through the Argon2id worker queue (bench/signin.mjs), server
+#      pinned to one core and not pinned, and three overloads of 200 clients:
+#      429s, no errors, no memory growth
 #   3. audit appends/s (group commit and one transaction each) and verify
 #      records/s (bench/auditbench.c, linked with the release objects)
 #   4. start-up time (exec -> /api/v1/health, median of 10) and idle RSS
@@ -21,6 +22,9 @@
 #   BENCH_WS_CONC=256     WebSocket handshakes in flight at once
 #   BENCH_SIGNIN_CONC=8 BENCH_SIGNIN_SECS=20 BENCH_OVERLOAD_CONC=200
 #   BENCH_OVERLOAD_SECS=10
+#   BENCH_WS_HEAP=1       with gdb installed: also read glibc's heap-in-use
+#                         (malloc_stats) and RSS after malloc_trim(0) in the
+#                         server, outside the measured window (0: skip)
 #   BENCH_ONLY="ws signin audit startup"   run a subset
 #   BENCH_KEEP=1          keep the work directory (logs, raw results)
 #   BENCH_OUT=FILE        also write the raw key=value results to FILE
@@ -109,6 +113,12 @@ kmem() {
 	tcp=$(awk '$1 == "TCP:" { for (i = 1; i < NF; i++) if ($i == "mem") print $(i + 1) }' /proc/net/sockstat)
 	slab=$(awk '/^Slab:/ { print $2 }' /proc/meminfo)
 	echo "$tcp $slab"
+}
+
+# heap_stats PID: glibc malloc_stats() into the server's log (its stderr)
+heap_stats() {
+	[ "${BENCH_WS_HEAP:-1}" = 1 ] && command -v gdb > /dev/null || return 1
+	gdb -p "$1" -batch -ex 'call (void)malloc_stats()' > /dev/null 2>&1
 }
 
 health() {
@@ -229,13 +239,14 @@ if want ws; then
 		sleep 1
 		read -r b_rss b_pss b_priv <<< "$(mem_of "$SRV_PID")"
 		read -r b_tcp b_slab <<< "$(kmem)"
+		heap_stats "$SRV_PID"
 		: > "$W/ws$N.out"
 		# wsload holds its sockets until its standard input (a FIFO) ends; the
 		# read-write descriptor 7 makes every open below non-blocking
 		exec 7<> "$W/hold"
 		$PIN_CLI "$W/wsload" --port "$PORT" --ca "$DATA/tls/cert.pem" --tickets "$W/tickets.txt" \
 			--n "$N" --per-src 50 --conc "$WS_CONC" --timeout 180 --hold 300 \
-			< "$W/hold" > "$W/ws$N.out" 2> "$W/ws$N.err" &
+			< "$W/hold" > "$W/ws$N.out" 2> "$W/ws$N.err" 7<&- &
 		LOAD_PID=$!
 		exec 8> "$W/hold"
 		exec 7>&-
@@ -254,6 +265,15 @@ if want ws; then
 		read -r a_rss a_pss a_priv <<< "$(mem_of "$SRV_PID")"
 		read -r a_tcp a_slab <<< "$(kmem)"
 		fds=$(ls "/proc/$SRV_PID/fd" | wc -l)
+		if heap_stats "$SRV_PID"; then
+			gdb -p "$SRV_PID" -batch -ex 'call (int)malloc_trim(0)' > /dev/null 2>&1 || true
+			sleep 0.5
+			read -r t_rss _ _ <<< "$(mem_of "$SRV_PID")"
+			read -r h_before h_after <<< "$(awk '/^Total \(incl. mmap\):/ { t = 1; next }
+				t && /in use bytes/ { printf "%s ", $NF; t = 0 }' "$W/server-ws$N.log")"
+			res "ws.$N.heap_in_use_per_conn_kib" "$(awk -v a="$h_after" -v b="$h_before" -v n="$N" 'BEGIN { printf "%.2f", (a - b) / n / 1024 }')"
+			res "ws.$N.rss_trimmed_per_conn_kib" "$(awk -v a="$t_rss" -v b="$b_rss" -v n="$N" 'BEGIN { printf "%.2f", (a - b) / n }')"
+		fi
 		exec 8>&-   # end of file on wsload's standard input: it closes everything
 		wait "$LOAD_PID" || true
 		LOAD_PID=""
@@ -280,7 +300,8 @@ if want ws; then
 	# marginal cost between the smallest and the largest level (fixed costs cancel)
 	lo=$(tr ' ' '\n' <<< "$WS_LEVELS" | grep . | sort -n | head -n 1)
 	hi=$(tr ' ' '\n' <<< "$WS_LEVELS" | grep . | sort -n | tail -n 1)
-	if [ "$lo" != "$hi" ]; then
+	if [ "$lo" != "$hi" ] && [ "$lo" -ge 1000 ]; then
+		res ws.marginal_levels "$lo..$hi"
 		res ws.marginal_rss_per_conn_kib "$(awk -v a="$(get "ws.$hi.rss_after_kib")" -v b="$(get "ws.$hi.rss_before_kib")" \
 			-v c="$(get "ws.$lo.rss_after_kib")" -v d="$(get "ws.$lo.rss_before_kib")" \
 			-v h="$(get "ws.$hi.ok")" -v l="$(get "ws.$lo.ok")" \
@@ -290,7 +311,7 @@ fi
 
 # ---- 2. sign-ins through the Argon2id queue -----------------------------------
 if want signin; then
-	log "sign-ins: $SIGNIN_CONC clients for ${SIGNIN_SECS}s, $OVERLOAD_CONC clients twice for ${OVERLOAD_SECS}s, then $SIGNIN_CONC clients for ${OVERLOAD_SECS}s unpinned"
+	log "sign-ins: $SIGNIN_CONC clients for ${SIGNIN_SECS}s, $OVERLOAD_CONC clients three times for ${OVERLOAD_SECS}s, then $SIGNIN_CONC clients for ${OVERLOAD_SECS}s unpinned"
 	start_server signin
 	sleep 0.5
 	read -r s0 _ _ <<< "$(mem_of "$SRV_PID")"
@@ -306,6 +327,10 @@ if want signin; then
 		"$OVERLOAD_CONC" "$OVERLOAD_SECS")
 	echo "$J2" > "$W/overload2.json"
 	read -r s3 _ _ <<< "$(mem_of "$SRV_PID")"
+	J3=$($PIN_CLI node "$ROOT/bench/signin.mjs" "$PORT" "$DATA/tls/cert.pem" "$TENANT" "$W/creds.txt" \
+		"$OVERLOAD_CONC" "$OVERLOAD_SECS")
+	echo "$J3" > "$W/overload3.json"
+	read -r s3b _ _ <<< "$(mem_of "$SRV_PID")"
 	sleep 5
 	read -r s4 _ _ <<< "$(mem_of "$SRV_PID")"
 	health && res signin.health_after_overload ok || res signin.health_after_overload FAILED
@@ -319,7 +344,7 @@ if want signin; then
 	node "$ROOT/bench/signin.mjs" "$PORT" "$DATA/tls/cert.pem" "$TENANT" "$W/creds.txt" \
 		"$SIGNIN_CONC" "$OVERLOAD_SECS" > "$W/signin_allcores.json"
 	stop_server
-	for f in signin signin_allcores overload1 overload2; do
+	for f in signin signin_allcores overload1 overload2 overload3; do
 		node -e '
 			const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
 			const p = process.argv[2];
@@ -338,6 +363,7 @@ if want signin; then
 	res signin.rss_after_signin_kib "$s1"
 	res signin.rss_after_overload1_kib "$s2"
 	res signin.rss_after_overload2_kib "$s3"
+	res signin.rss_after_overload3_kib "$s3b"
 	res signin.rss_5s_later_kib "$s4"
 fi
 
@@ -377,25 +403,28 @@ if want ws; then
 		row "idle WebSocket, N=$N: dRSS/N (KiB)" "$v" "<= 16" "$(verdict "$v" '<=' 16)"
 		row "   dPss/N, dPrivate/N (KiB)" "$(get "ws.$N.pss_per_conn_kib") $(get "ws.$N.priv_per_conn_kib")" "" ""
 		row "   opened / failed, open time (ms)" "$(get "ws.$N.ok")/$(get "ws.$N.failed") $(get "ws.$N.open_ms")" "" ""
+		v=$(get "ws.$N.heap_in_use_per_conn_kib")
+		[ -n "$v" ] && row "   heap in use/N; dRSS/N after malloc_trim" "$v; $(get "ws.$N.rss_trimmed_per_conn_kib")" "" ""
 		row "   kernel TCP+slab, both ends (KiB/conn)" "$(get "ws.$N.kernel_tcp_per_conn_kib_both_ends")+$(get "ws.$N.kernel_slab_per_conn_kib_both_ends")" "not counted" ""
 	done
 	v=$(get ws.marginal_rss_per_conn_kib)
-	[ -n "$v" ] && row "idle WebSocket, marginal (KiB)" "$v" "<= 16" "$(verdict "$v" '<=' 16)"
+	[ -n "$v" ] && row "   slope of dRSS, N=$(get ws.marginal_levels) (KiB)" "$v" "" "(report)"
 fi
 if want signin; then
 	row "sign-ins/s, $(get signin.signin.conc) clients" "$(get signin.signin.per_s)" "-" "(report)"
 	row "   p50 / p99 latency (ms)" "$(get signin.signin.ok_p50_ms) / $(get signin.signin.ok_p99_ms)" "" ""
 	row "sign-ins/s, $(get signin.signin_allcores.conc) clients, server not pinned" "$(get signin.signin_allcores.per_s)" "-" "(report)"
 	row "   p50 / p99 latency (ms)" "$(get signin.signin_allcores.ok_p50_ms) / $(get signin.signin_allcores.ok_p99_ms)" "" ""
-	for o in overload1 overload2; do
+	for o in overload1 overload2 overload3; do
 		e=$(( $(get "signin.$o.other_status") + $(get "signin.$o.transport_errors") ))
 		row "overload $(get "signin.$o.conc") clients: 200 / 429 / errors" \
 			"$(get "signin.$o.ok")/$(get "signin.$o.s429")/$e" "errors = 0" "$( [ "$e" = 0 ] && echo PASS || echo FAIL)"
 	done
-	row "   server RSS start/signin/ovl1/ovl2/+5s (KiB)" \
-		"$(get signin.rss_start_kib)/$(get signin.rss_after_signin_kib)/$(get signin.rss_after_overload1_kib)/$(get signin.rss_after_overload2_kib)/$(get signin.rss_5s_later_kib)" "" ""
-	g=$(( $(get signin.rss_after_overload2_kib) - $(get signin.rss_after_overload1_kib) ))
-	row "   RSS growth, 2nd overload (KiB)" "$g" "~0" "$( [ "$g" -le 2048 ] && echo PASS || echo FAIL)"
+	row "   server RSS start/signin/ovl1/ovl2/ovl3/+5s (MiB)" \
+		"$(for k in start after_signin after_overload1 after_overload2 after_overload3 5s_later; do
+			awk -v v="$(get "signin.rss_${k}_kib")" 'BEGIN { printf "%.1f ", v / 1024 }'; done)" "" ""
+	g=$(( $(get signin.rss_after_overload3_kib) - $(get signin.rss_after_overload2_kib) ))
+	row "   RSS growth during the 3rd overload (KiB)" "$g" "<= 2048" "$( [ "$g" -le 2048 ] && echo PASS || echo FAIL)"
 fi
 if want audit; then
 	for suite in intl gm; do

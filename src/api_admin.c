@@ -430,11 +430,12 @@ void h_depts_create(struct req *r)
 	static const char *const allowed[] = { "name", "parent_id", NULL };
 	const char *name;
 	int64_t parent = 0;
-	if (!req_only(r, allowed) || !req_str(r, "name", true, 128, &name) ||
+	if (!req_only(r, allowed) || !req_str(r, "name", true, STORE_FIELD_MAX, &name) ||
 	    !req_int(r, "parent_id", false, 0, INT64_MAX, &parent))
 		return;
-	if (!*name) {
-		req_error(r, 400, "invalid_request", "name must not be empty");
+	size_t cps = bw_utf8_count(name, strlen(name));
+	if (cps == 0 || cps > 64) {
+		req_error(r, 400, "invalid_request", "name must be 1 to 64 characters");
 		return;
 	}
 	struct app *a = r->srv->app;

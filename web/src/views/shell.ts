@@ -1,12 +1,14 @@
 // views/shell.ts — the signed-in frame: left rail (bottom bar on phones),
 // top bar with who/where/which device, and the hash router (#/security,
-// #/users, #/policy, #/audit).  Only the pages the role can use are shown.
+// #/users, #/departments, #/policy, #/audit).  Only the pages the role can
+// use are shown.
 import type { Role, SessionInfo } from '../api';
 import { h, replace } from '../dom';
 import { type Key, t } from '../i18n';
 import type { IconName } from '../icons';
 import { badge, button, icon, langSwitch } from '../ui';
 import { auditPage } from './audit';
+import { departmentsPage } from './departments';
 import { policyPage } from './policy';
 import { securityPage } from './security';
 import { usersPage } from './users';
@@ -17,12 +19,14 @@ export interface AppCtx {
 	refresh(): Promise<SessionInfo | null>;
 }
 
-type RouteId = 'security' | 'users' | 'policy' | 'audit';
+type RouteId = 'security' | 'users' | 'departments' | 'policy' | 'audit';
 
 interface Route {
 	id: RouteId;
 	icon: IconName;
 	label: Key;
+	/** The rail's label when label is too long for it (default: label). */
+	railLabel?: Key;
 	roles: Role[] | null;
 	page(ctx: AppCtx): HTMLElement;
 }
@@ -30,6 +34,14 @@ interface Route {
 const ROUTES: Route[] = [
 	{ id: 'security', icon: 'shield', label: 'nav.security', roles: null, page: securityPage },
 	{ id: 'users', icon: 'users', label: 'nav.users', roles: ['sysadmin', 'secadmin'], page: usersPage },
+	{
+		id: 'departments',
+		icon: 'dept',
+		label: 'nav.departments',
+		railLabel: 'nav.departmentsRail',
+		roles: ['sysadmin', 'secadmin'],
+		page: departmentsPage,
+	},
 	{ id: 'policy', icon: 'policy', label: 'nav.policy', roles: ['sysadmin', 'secadmin'], page: policyPage },
 	{ id: 'audit', icon: 'audit', label: 'nav.audit', roles: ['auditadmin'], page: auditPage },
 ];
@@ -105,7 +117,7 @@ export function appShell(ctx: AppCtx): () => Node {
 								attrs: { 'data-route': r.id, 'aria-current': r.id === route.id ? 'page' : null },
 							},
 							icon(r.icon, 'icon rail-icon'),
-							h('span', { class: 'rail-label' }, t(r.label)),
+							h('span', { class: 'rail-label' }, t(r.railLabel ?? r.label)),
 							r.id === 'security' && newDevice ? h('span', { class: 'rail-dot', attrs: { 'aria-label': t('devices.new') } }) : null,
 						),
 					),

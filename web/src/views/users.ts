@@ -1,9 +1,11 @@
 // views/users.ts — "Users" for sysadmin (create, disable/enable, unlock,
 // reset password, unmask PII) and secadmin (unlock, role, MFA reset,
 // sessions).  PII is masked by the server; unmasking is an explicit,
-// audited action (PS-IA-a, separation of duties).
+// audited action (PS-IA-a, separation of duties).  Departments are shown by
+// name (full path in the details), and a new user can be put in one.
 import { ApiError, type Role, type Schemas, type User, api } from '../api';
-import { append, h, replace } from '../dom';
+import { type Dept, type DeptTree, buildDeptTree, deptName, deptOptions, deptPath } from '../depts';
+import { type Child, append, h, replace } from '../dom';
 import { fmtTime, t } from '../i18n';
 import {
 	alertBox,
@@ -28,8 +30,6 @@ import { type AppCtx, roleLabel } from './shell';
 const PAGE = 100;
 const ROLES: Role[] = ['member', 'guest', 'sysadmin', 'secadmin', 'auditadmin'];
 
-type Dept = Schemas['Department'];
-
 function statusBadges(u: User): HTMLElement[] {
 	const out: HTMLElement[] = [];
 	out.push(u.status === 'active' ? badge(t('user.active'), 'success') : badge(t('user.disabled'), 'neutral'));
@@ -47,12 +47,17 @@ export function usersPage(ctx: AppCtx): HTMLElement {
 	let users: User[] = [];
 	let nextAfter: number | null = null;
 	let filter = '';
-	let depts = new Map<number, Dept>();
-	let deptList: Dept[] = [];
+	let depts: DeptTree = buildDeptTree([]);
 
 	const tableHolder = h('div', { class: 'users-table' });
 	const more = button(t('users.more'), { testid: 'users-more', onClick: () => void loadMore() });
 	const count = h('p', { class: 'muted', attrs: { 'aria-live': 'polite' } });
+
+	/** A department's name, with the path of its parents underneath. */
+	function deptCell(id: number): Child {
+		const up = depts.byId.get(id)?.parent;
+		return [h('div', null, deptName(depts, id)), up ? h('div', { class: 'cell-sub' }, up.path.join(t('dept.pathSep'))) : null];
+	}
 
 	function drawTable(): void {
 		const f = filter.trim().toLowerCase();
@@ -61,7 +66,8 @@ export function usersPage(ctx: AppCtx): HTMLElement {
 					(u) =>
 						u.username.toLowerCase().includes(f) ||
 						(u.display_name ?? '').toLowerCase().includes(f) ||
-						roleLabel(u.role).toLowerCase().includes(f),
+						roleLabel(u.role).toLowerCase().includes(f) ||
+						(u.dept_id ? deptPath(depts, u.dept_id).toLowerCase().includes(f) : false),
 				)
 			: users;
 		const rows = shown.map((u) =>
@@ -76,7 +82,7 @@ export function usersPage(ctx: AppCtx): HTMLElement {
 				),
 				h('td', null, roleLabel(u.role)),
 				h('td', null, h('div', { class: 'badges' }, statusBadges(u))),
-				h('td', null, u.dept_id ? (depts.get(u.dept_id)?.name ?? `#${u.dept_id}`) : '—'),
+				h('td', null, u.dept_id ? deptCell(u.dept_id) : '—'),
 				h('td', null, fmtTime(u.last_login_at)),
 				h(
 					'td',
@@ -107,8 +113,7 @@ export function usersPage(ctx: AppCtx): HTMLElement {
 			api('get', '/api/v1/users', { query: { limit: PAGE } }),
 			api('get', '/api/v1/departments').catch(() => ({ departments: [] as Dept[] })),
 		]);
-		deptList = d.departments;
-		depts = new Map(deptList.map((x) => [x.id, x]));
+		depts = buildDeptTree(d.departments);
 		users = page.users;
 		nextAfter = page.next_after;
 		drawTable();
@@ -171,7 +176,7 @@ export function usersPage(ctx: AppCtx): HTMLElement {
 				[
 					[t('user.displayName'), u.display_name ?? null],
 					[t('user.role'), roleLabel(u.role)],
-					[t('user.dept'), u.dept_id ? (depts.get(u.dept_id)?.name ?? `#${u.dept_id}`) : null],
+					[t('user.dept'), u.dept_id ? deptPath(depts, u.dept_id) : null],
 					[t('user.email'), u.email ? h('span', { class: 'mono', testid: 'user-email' }, u.email) : null],
 					[t('user.phone'), u.phone ? h('span', { class: 'mono', testid: 'user-phone' }, u.phone) : null],
 					[t('user.idCard'), u.id_card ? h('span', { class: 'mono', testid: 'user-idcard' }, u.id_card) : null],
@@ -418,11 +423,10 @@ export function usersPage(ctx: AppCtx): HTMLElement {
 			(['member', 'guest'] as Role[]).map((r) => ({ value: r, label: roleLabel(r) })),
 			{ testid: 'create-role', value: 'member', hint: t('users.createRoleHint') },
 		);
-		const dept = selectField(
-			t('user.dept'),
-			[{ value: '', label: t('users.noDept') }, ...deptList.map((x) => ({ value: String(x.id), label: x.name }))],
-			{ testid: 'create-dept' },
-		);
+		const dept = selectField(t('user.dept'), [{ value: '', label: t('users.noDept') }, ...deptOptions(depts)], {
+			testid: 'user-dept-select',
+			hint: depts.ordered.length ? undefined : t('users.deptNoneYet'),
+		});
 		const email = textField({ label: t('user.email'), testid: 'create-email', type: 'email', maxLength: 254, autocomplete: 'off' });
 		const phone = textField({ label: t('user.phone'), testid: 'create-phone', type: 'tel', maxLength: 32, autocomplete: 'off' });
 		const idcard = textField({ label: t('user.idCard'), testid: 'create-idcard', maxLength: 32, autocomplete: 'off' });
@@ -449,7 +453,8 @@ export function usersPage(ctx: AppCtx): HTMLElement {
 						body.email = opt(email.input.value);
 						body.phone = opt(phone.input.value);
 						body.id_card = opt(idcard.input.value);
-						if (dept.input.value) body.dept_id = Number(dept.input.value);
+						const deptId = Number(dept.input.value);
+						if (Number.isSafeInteger(deptId) && deptId > 0) body.dept_id = deptId;
 						void (async () => {
 							try {
 								const r = await busy(go, () => api('post', '/api/v1/users', { body }));
