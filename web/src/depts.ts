@@ -32,7 +32,7 @@ export interface DeptTree {
 }
 
 /** Longest department name the server accepts, in UTF-8 bytes. */
-export const DEPT_NAME_MAX_BYTES = 128;
+export const DEPT_NAME_MAX_BYTES = 256;
 /** Longest department name the API description allows, in characters. */
 export const DEPT_NAME_MAX_CHARS = 64;
 

@@ -264,7 +264,7 @@ export const en = {
 	'dept.addChildTo': 'Add a sub-department to “{name}”',
 	'dept.createTitle': 'New department',
 	'dept.name': 'Department name',
-	'dept.nameHint': 'Up to 64 letters or 42 Chinese characters.',
+	'dept.nameHint': 'Up to 64 characters.',
 	'dept.nameTooLong': 'The name is too long: use at most 64 letters or 42 Chinese characters.',
 	'dept.nameInvalid': 'The name must not contain line breaks or other control characters.',
 	'dept.nameTaken': 'A department with this name already exists at this level.',

@@ -262,7 +262,7 @@ export const zhCN: Record<keyof typeof en, string> = {
 	'dept.addChildTo': '在“{name}”下添加子部门',
 	'dept.createTitle': '新建部门',
 	'dept.name': '部门名称',
-	'dept.nameHint': '最多 64 个英文字母或 42 个汉字。',
+	'dept.nameHint': '最多 64 个字符。',
 	'dept.nameTooLong': '名称过长：最多 64 个英文字母或 42 个汉字。',
 	'dept.nameInvalid': '名称不能包含换行符等控制字符。',
 	'dept.nameTaken': '同一级下已有同名部门。',

@@ -2,7 +2,7 @@
 // sysadmin creates departments (top level or under a parent); secadmin sees
 // the tree read-only (separation of duties: organisation structure belongs
 // to the system administrator).  Names are bounded as in docs/openapi.yaml
-// and by the server (128 UTF-8 bytes); the server checks them again.
+// and by the server (64 characters, 256 UTF-8 bytes); the server checks them again.
 import { type Schemas, api } from '../api';
 import {
 	DEPT_NAME_MAX_CHARS,
