@@ -7,8 +7,8 @@
  * command (stdout and stderr to --log), poll 127.0.0.1:PORT every 0.5 ms
  * until a TLS GET /api/v1/health answers 200 {"status":"ok"}, and record
  * the time from just before fork to that answer.  Then wait --settle-ms,
- * read VmRSS and smaps_rollup (Pss, Private) of the server process and of
- * its children (the key process), read the server's own
+ * read VmRSS, VmHWM (peak RSS so far) and smaps_rollup (Pss, Private) of the
+ * server process and of its children (the key process), read the server's own
  * "(N ms to ready)" log line, SIGTERM the server and wait for it (SIGKILL
  * after 5 s).  Prints one line per run and the medians.
  *
@@ -42,7 +42,7 @@
 #define SU_RUNS_MAX 50
 #define SU_START_LIMIT_MS 10000
 
-struct su_mem { long rss_kb, pss_kb, priv_kb; };
+struct su_mem { long rss_kb, hwm_kb, pss_kb, priv_kb; };
 
 static double now_ms(void)
 {
@@ -51,7 +51,8 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* Adds VmRSS of /proc/PID/status and Pss, Private_* of smaps_rollup. */
+/* Adds VmRSS and VmHWM (peak RSS) of /proc/PID/status and Pss, Private_* of
+ * smaps_rollup. */
 static void mem_add(pid_t pid, struct su_mem *m)
 {
 	char path[64], line[256];
@@ -61,6 +62,8 @@ static void mem_add(pid_t pid, struct su_mem *m)
 		while (fgets(line, sizeof line, f))
 			if (strncmp(line, "VmRSS:", 6) == 0)
 				m->rss_kb += strtol(line + 6, NULL, 10);
+			else if (strncmp(line, "VmHWM:", 6) == 0)
+				m->hwm_kb += strtol(line + 6, NULL, 10);
 		fclose(f);
 	}
 	snprintf(path, sizeof path, "/proc/%d/smaps_rollup", (int)pid);
@@ -205,7 +208,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	double health[SU_RUNS_MAX], logged[SU_RUNS_MAX], rss[SU_RUNS_MAX], pss[SU_RUNS_MAX],
-	       kd_rss[SU_RUNS_MAX];
+	       kd_rss[SU_RUNS_MAX], hwm[SU_RUNS_MAX];
 	int nlogged = 0, failures = 0;
 	for (int k = 0; k < runs; k++) {
 		int lfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -254,6 +257,7 @@ int main(int argc, char **argv)
 		for (int j = 0; j < nk; j++)
 			mem_add(kids[j], &kd);
 		rss[k - failures] = (double)srv.rss_kb;
+		hwm[k - failures] = (double)srv.hwm_kb;
 		pss[k - failures] = (double)(srv.pss_kb + kd.pss_kb);
 		kd_rss[k - failures] = (double)kd.rss_kb;
 		kill(pid, SIGTERM);
@@ -271,9 +275,10 @@ int main(int argc, char **argv)
 		if (lm >= 0)
 			logged[nlogged++] = (double)lm;
 		printf("run %2d: exec->health %.1f ms, log \"%ld ms to ready\", server VmRSS %ld KiB "
-		       "(Pss %ld, Private %ld), key process VmRSS %ld KiB (Pss %ld), stop %.0f ms\n",
-		       k + 1, t1 - t0, lm, srv.rss_kb, srv.pss_kb, srv.priv_kb, kd.rss_kb, kd.pss_kb,
-		       now_ms() - tk);
+		       "(Pss %ld, Private %ld, peak VmHWM %ld), key process VmRSS %ld KiB (Pss %ld), "
+		       "stop %.0f ms\n",
+		       k + 1, t1 - t0, lm, srv.rss_kb, srv.pss_kb, srv.priv_kb, srv.hwm_kb, kd.rss_kb,
+		       kd.pss_kb, now_ms() - tk);
 		fflush(stdout);
 	}
 	int ok = runs - failures;
@@ -282,10 +287,10 @@ int main(int argc, char **argv)
 	double h_med = median(health, ok), h_max = health[ok - 1];   /* sorted by median() */
 	printf("SUMMARY runs=%d failed=%d exec_to_health_median_ms=%.1f exec_to_health_max_ms=%.1f "
 	       "log_ready_median_ms=%.1f server_rss_median_kib=%.0f server_plus_keyd_pss_median_kib=%.0f "
-	       "keyd_rss_median_kib=%.0f\n",
+	       "keyd_rss_median_kib=%.0f server_hwm_median_kib=%.0f\n",
 	       runs, failures, h_med, h_max,
 	       nlogged ? median(logged, nlogged) : -1.0, median(rss, ok), median(pss, ok),
-	       median(kd_rss, ok));
+	       median(kd_rss, ok), median(hwm, ok));
 	SSL_CTX_free(ctx);
 	return failures ? 1 : 0;
 }

@@ -20,6 +20,7 @@
 #include "totp.h"
 #include "util.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,20 @@
 #define RESTRICTED_TICKET_SECS (15 * 60)
 #define TOUCH_EVERY_SECS 15
 
+/* A hash to verify unknown users against, so that timing does not tell
+ * which usernames exist.  Made once, on a worker, on first use. */
 static char dummy_hash[CRYPTO_PWHASH_MAX];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+
+static void dummy_hash_make(void)
+{
+	uint8_t junk[24];
+	char pw[40];
+	bwc_random(junk, sizeof junk);
+	bw_b64url_encode(junk, sizeof junk, pw);
+	bwc_pwhash(pw, strlen(pw), dummy_hash);
+	sodium_memzero(pw, sizeof pw);
+}
 
 /* ---- tickets ----------------------------------------------------------------- */
 
@@ -230,6 +244,8 @@ static void login_ctx_free(void *p)
 static void login_work(struct req *r)
 {
 	struct login_ctx *c = r->async_ctx;
+	if (!c->found)
+		pthread_once(&dummy_once, dummy_hash_make);
 	c->verify_rc = bwc_pwhash_verify(c->found ? c->pw_hash : dummy_hash, c->password,
 	                                    strlen(c->password));
 }
@@ -1084,14 +1100,6 @@ void api_auth_tick(struct srv *s)
 {
 	static int64_t last_gc, last_cp;
 	int64_t now = bw_now();
-	if (!dummy_hash[0]) {
-		/* a hash to verify against for unknown users (no timing oracle) */
-		uint8_t junk[24];
-		char pw[40];
-		bwc_random(junk, sizeof junk);
-		bw_b64url_encode(junk, sizeof junk, pw);
-		bwc_pwhash(pw, strlen(pw), dummy_hash);
-	}
 	if (now - last_gc >= 3600) {
 		last_gc = now;
 		s->app->s->ops->ticket_gc(s->app->s, now - 7 * 24 * 3600);

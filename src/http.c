@@ -24,6 +24,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <libwebsockets.h>
+#include <malloc.h>
 #include <openssl/ssl.h>
 #include <signal.h>
 #include <sodium.h>
@@ -54,7 +55,7 @@ struct ws_conn {
 	struct lws *wsi;
 	int64_t tenant_id, user_id;
 	uint8_t ticket_hash[CRYPTO_HASH_LEN];
-	int64_t expires_at, idle_expires_at;
+	int64_t expires_at;
 	int64_t next_ping_ms, next_check_ms;
 	char *queue[WS_QUEUE_MAX];     /* pending JSON texts (malloc'd) */
 	int q_head, q_len;
@@ -63,13 +64,14 @@ struct ws_conn {
 	struct bw_buf rx;
 };
 
+/* Per-connection user space (lws allocates and zeroes it).  The WebSocket
+ * state lives inline: one allocation less per idle socket (see BENCHMARKS.md
+ * for the per-connection memory budget). */
 struct pss {
 	struct req *r;          /* HTTP */
-	struct ws_conn *ws;     /* WebSocket */
-	/* handshake result carried from FILTER to ESTABLISHED */
-	bool ws_authed;
-	int64_t ws_tenant, ws_user, ws_expires, ws_idle_expires;
-	uint8_t ws_ticket[CRYPTO_HASH_LEN];
+	bool ws_authed;         /* the handshake authenticated (FILTER) */
+	bool ws_live;           /* linked into ws_list (ESTABLISHED..CLOSED) */
+	struct ws_conn ws;
 };
 
 struct static_file {
@@ -738,11 +740,10 @@ static int ws_filter(struct lws *wsi, struct pss *pss)
 	if (ticket_authenticate(g_srv, r->token, r->ip, r) != 0 || r->ticket.scope != TICKET_FULL)
 		goto out;
 	pss->ws_authed = true;
-	pss->ws_tenant = r->user.tenant_id;
-	pss->ws_user = r->user.id;
-	pss->ws_expires = r->ticket.expires_at;
-	pss->ws_idle_expires = r->ticket.last_seen + (int64_t)r->policy.idle_timeout_minutes * 60;
-	memcpy(pss->ws_ticket, r->ticket.hash, CRYPTO_HASH_LEN);
+	pss->ws.tenant_id = r->user.tenant_id;
+	pss->ws.user_id = r->user.id;
+	pss->ws.expires_at = r->ticket.expires_at;
+	memcpy(pss->ws.ticket_hash, r->ticket.hash, CRYPTO_HASH_LEN);
 	rc = 0;
 out:
 	req_unref(r);
@@ -753,25 +754,19 @@ static int ws_established(struct lws *wsi, struct pss *pss)
 {
 	if (!pss->ws_authed)
 		return -1;
-	struct ws_conn *c = calloc(1, sizeof *c);
-	if (!c)
-		return -1;
+	struct ws_conn *c = &pss->ws;
 	c->wsi = wsi;
-	c->tenant_id = pss->ws_tenant;
-	c->user_id = pss->ws_user;
-	c->expires_at = pss->ws_expires;
-	c->idle_expires_at = pss->ws_idle_expires;
-	memcpy(c->ticket_hash, pss->ws_ticket, CRYPTO_HASH_LEN);
 	int64_t now = bw_mono_ms();
 	c->next_ping_ms = now + WS_PING_MS;
 	c->next_check_ms = now + WS_CHECK_MS;
 	bw_buf_init(&c->rx, WS_MSG_MAX);
+	c->prev = NULL;
 	c->next = ws_list;
 	if (ws_list)
 		ws_list->prev = c;
 	ws_list = c;
 	ws_count++;
-	pss->ws = c;
+	pss->ws_live = true;
 	char hello[160];
 	snprintf(hello, sizeof hello,
 	         "{\"type\":\"hello\",\"user_id\":%lld,\"session_expires_at\":%lld}",
@@ -782,9 +777,9 @@ static int ws_established(struct lws *wsi, struct pss *pss)
 
 static void ws_closed(struct pss *pss)
 {
-	struct ws_conn *c = pss->ws;
-	if (!c)
+	if (!pss->ws_live)
 		return;
+	struct ws_conn *c = &pss->ws;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -797,16 +792,15 @@ static void ws_closed(struct pss *pss)
 		c->q_len--;
 	}
 	bw_buf_free(&c->rx, false);
-	free(c);
-	pss->ws = NULL;
+	pss->ws_live = false;
 	ws_count--;
 }
 
 static int ws_writeable(struct lws *wsi, struct pss *pss)
 {
-	struct ws_conn *c = pss->ws;
-	if (!c)
+	if (!pss->ws_live)
 		return -1;
+	struct ws_conn *c = &pss->ws;
 	if (c->q_len) {
 		char *m = c->queue[c->q_head];
 		size_t n = strlen(m);
@@ -833,9 +827,9 @@ static int ws_writeable(struct lws *wsi, struct pss *pss)
 
 static int ws_receive(struct lws *wsi, struct pss *pss, const void *in, size_t len)
 {
-	struct ws_conn *c = pss->ws;
-	if (!c)
+	if (!pss->ws_live)
 		return -1;
+	struct ws_conn *c = &pss->ws;
 	if (bw_buf_append(&c->rx, in, len) != 0) {
 		lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)"too large", 9);
 		return -1;
@@ -904,6 +898,15 @@ static void tick(lws_sorted_usec_list_t *sul)
 			ws_push(c, ping);
 		}
 	}
+	/* give freed connection memory back after large swings in their number */
+	static size_t trimmed_count;
+	static int64_t trimmed_ms;
+	size_t swing = ws_count > trimmed_count ? ws_count - trimmed_count : trimmed_count - ws_count;
+	if (swing >= 500 && mono - trimmed_ms >= 30000) {
+		malloc_trim(0);
+		trimmed_count = ws_count;
+		trimmed_ms = mono;
+	}
 	api_auth_tick(s);
 	if (!s->stop)
 		lws_sul_schedule(s->ctx, 0, &sul_tick, tick, 1 * LWS_US_PER_SEC);
@@ -971,7 +974,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 }
 
 static const struct lws_protocols protocols[] = {
-	{ "http", callback, sizeof(struct pss), 1024, 0, NULL, 0 },
+	/* rx 256: WebSocket messages are reassembled in ws_receive(), HTTP
+	 * bodies in req->body; a small buffer keeps idle sockets small */
+	{ "http", callback, sizeof(struct pss), 256, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
@@ -1016,7 +1021,8 @@ int server_run(struct app *a, const struct server_config *cfg)
 	size_t total = 0;
 	if (cfg->web_dir[0] && static_load_dir(cfg->web_dir, "", 0, &total) != 0)
 		log_warn("web client not found in %s: only the API is served", cfg->web_dir);
-	if ((rc = workq_create(cfg->workers, 64, wq_notify, &s, &s.wq)))
+	/* 32 sign-ins in flight: a storm waits at most ~1 s, the rest get 429 */
+	if ((rc = workq_create(cfg->workers, 32, wq_notify, &s, &s.wq)))
 		goto out;
 
 	char cert[1200], key[1200];
