@@ -1109,6 +1109,7 @@ void api_auth_tick(struct srv *s)
 			log_err("audit retention failed: %s", bw_strerror(rc));
 		else if (purged)
 			log_info("audit retention purged %lld records", (long long)purged);
+		app_audit_capacity(s->app, 24 * 3600);
 	}
 	if (now - last_cp >= 10) {
 		last_cp = now;

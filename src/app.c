@@ -408,3 +408,52 @@ int app_audit_retention(struct app *a, int64_t *purged)
 	int64_t cutoff = bw_now_ms() - (int64_t)m.days * 86400 * 1000;
 	return audit_retention_run(a->au, cutoff, purged);
 }
+
+#define CAPACITY_TRACK_MAX 4096
+
+struct capacity_ctx { struct app *a; int64_t every_s; };
+
+static int capacity_of(void *arg, const struct store_tenant *t)
+{
+	static struct { int64_t tenant, last; } warned[CAPACITY_TRACK_MAX];
+	static size_t nwarned;
+	struct capacity_ctx *c = arg;
+	struct tenant_policy p;
+	int64_t n = 0;
+	if (accounts_policy_get(c->a, t->id, &p, NULL) != 0 || p.audit_capacity_records <= 0)
+		return 0;
+	if (c->a->s->ops->audit_count_tenant(c->a->s, t->id, &n) != 0)
+		return 0;
+	if (n * 10 < (int64_t)p.audit_capacity_records * 9)
+		return 0;
+	size_t i;
+	for (i = 0; i < nwarned && warned[i].tenant != t->id; i++)
+		;
+	int64_t now = bw_now();
+	if (i < nwarned && now - warned[i].last < c->every_s)
+		return 0;
+	if (i == nwarned) {
+		if (nwarned == CAPACITY_TRACK_MAX)
+			i = 0;   /* degrade to warning more often, never less */
+		else
+			nwarned++;
+		warned[i].tenant = t->id;
+	}
+	warned[i].last = now;
+	char detail[128];
+	snprintf(detail, sizeof detail, "{\"records\":%lld,\"capacity\":%d,\"percent\":%lld}",
+	         (long long)n, p.audit_capacity_records,
+	         (long long)(n * 100 / p.audit_capacity_records));
+	log_warn("audit trail of tenant %s holds %lld records, capacity %d", t->name, (long long)n,
+	         p.audit_capacity_records);
+	struct actor ac;
+	actor_system(&ac, "system");
+	app_audit(c->a, &ac, t->id, "audit.capacity", t->name, "success", detail);
+	return 0;
+}
+
+int app_audit_capacity(struct app *a, int64_t every_s)
+{
+	struct capacity_ctx c = { a, every_s };
+	return a->s->ops->tenant_list(a->s, capacity_of, &c);
+}

@@ -106,6 +106,11 @@ void accounts_user_label(const struct store_user *u, const char *tenant_name,
  * for (the trail is one chain for the installation). */
 int app_audit_retention(struct app *a, int64_t *purged);
 
+/* Capacity alerts (PS-LOG-d): for each tenant whose policy sets
+ * audit_capacity_records, records "audit.capacity" in its trail when its
+ * records have reached 90 % of it, at most once per `every_s` seconds. */
+int app_audit_capacity(struct app *a, int64_t every_s);
+
 /* Sets a new password hash; clears lockout; must_change as given. */
 int accounts_set_password(struct app *a, struct store_user *u, const char *pw_hash,
                           bool must_change);

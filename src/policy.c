@@ -142,6 +142,7 @@ static const struct {
 	{ "idle_timeout_minutes", offsetof(struct tenant_policy, idle_timeout_minutes), 1, 240 },
 	{ "absolute_timeout_hours", offsetof(struct tenant_policy, absolute_timeout_hours), 1, 72 },
 	{ "audit_retention_days", offsetof(struct tenant_policy, audit_retention_days), 180, 36500 },
+	{ "audit_capacity_records", offsetof(struct tenant_policy, audit_capacity_records), 0, 2000000000 },
 };
 
 int tenant_policy_from_json(struct tenant_policy *out, const char *json, size_t n,

@@ -81,6 +81,9 @@ struct tenant_policy {
 	bool mfa_required_all;
 	bool single_session;          /* RG-AC-b: one live session per account */
 	int audit_retention_days;     /* >= 180 (PS-LOG-d) */
+	int audit_capacity_records;   /* 0: none; else alert when the tenant's
+	                               * records reach it (records are never dropped
+	                               * before their retention ends) */
 };
 
 void tenant_policy_defaults(struct tenant_policy *p);

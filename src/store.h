@@ -246,6 +246,8 @@ struct store_ops {
 	 * at the checkpoint upto_seq, which must exist */
 	int (*audit_purge)(struct store *s, int64_t upto_seq);
 	int (*audit_count)(struct store *s, int64_t *n, int64_t *first_seq);
+	/* records of one tenant (capacity alerts) */
+	int (*audit_count_tenant)(struct store *s, int64_t tenant_id, int64_t *n);
 };
 
 struct store {

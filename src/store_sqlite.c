@@ -240,7 +240,7 @@ enum store_stmt {
 	ST_TICKET_INSERT, ST_TICKET_GET, ST_TICKET_TOUCH, ST_TICKET_SCOPE,
 	ST_TICKET_REVOKE, ST_TICKET_STATE, ST_TICKET_REVOKE_USER, ST_TICKET_LIST_USER,
 	ST_TICKET_GC,
-	ST_AUDIT_LAST, ST_AUDIT_HASH, ST_AUDIT_INSERT, ST_AUDIT_SCAN, ST_AUDIT_QUERY, ST_AUDIT_COUNT,
+	ST_AUDIT_LAST, ST_AUDIT_HASH, ST_AUDIT_INSERT, ST_AUDIT_SCAN, ST_AUDIT_QUERY, ST_AUDIT_COUNT, ST_AUDIT_COUNT_TENANT,
 	ST_CKPT_INSERT, ST_CKPT_GET, ST_CKPT_LAST, ST_CKPT_SCAN,
 	ST_PURGE_GATE_OPEN, ST_PURGE_AUDIT, ST_PURGE_CKPT, ST_PURGE_GATE_CLOSE,
 	ST_COUNT_
@@ -363,6 +363,7 @@ static const char *const store_sqlite_sql[ST_COUNT_] = {
 		"AND (?5 IS NULL OR event >= ?5) AND (?6 IS NULL OR event < ?6) "
 		"AND (?7 IS NULL OR subject = ?7) ORDER BY seq DESC LIMIT ?8",
 	[ST_AUDIT_COUNT] = "SELECT COUNT(*), COALESCE(MIN(seq), 0) FROM audit",
+	[ST_AUDIT_COUNT_TENANT] = "SELECT COUNT(*) FROM audit WHERE tenant_id = ?",
 
 	[ST_CKPT_INSERT] = "INSERT INTO audit_checkpoints(seq, hash, ts_ms, sig) "
 		"VALUES(?, ?, ?, ?)",
@@ -2215,6 +2216,23 @@ static int sq_audit_count(struct store *s, int64_t *n, int64_t *first_seq)
 	return rc;
 }
 
+static int sq_audit_count_tenant(struct store *s, int64_t tenant_id, int64_t *n)
+{
+	struct store_sqlite *ss = store_sqlite_of(s);
+	sqlite3_stmt *st;
+	struct store_bind b;
+	int rc;
+	if ((rc = store_stmt(ss, ST_AUDIT_COUNT_TENANT, &st)) != 0)
+		return rc;
+	store_bind_init(&b, ss, st);
+	bind_i64(&b, tenant_id);
+	rc = b.rc != 0 ? b.rc : store_step_row(ss, st, "audit_count_tenant");
+	if (rc == 0)
+		*n = sqlite3_column_int64(st, 0);
+	store_stmt_done(st);
+	return rc;
+}
+
 /* ------------------------------------------------------------------------
  * Open, migrate, close
  * ------------------------------------------------------------------------ */
@@ -2517,4 +2535,5 @@ static const struct store_ops store_sqlite_ops = {
 	.checkpoint_scan = sq_checkpoint_scan,
 	.audit_purge = sq_audit_purge,
 	.audit_count = sq_audit_count,
+	.audit_count_tenant = sq_audit_count_tenant,
 };

@@ -508,7 +508,8 @@ TEST(round_trip)
 	json_error_t jerr;
 	json_t *o = json_loads(j, JSON_REJECT_DUPLICATES, &jerr);
 	CHECK(o && json_is_object(o));
-	CHECK_EQ(json_object_size(o), 9);
+	CHECK_EQ(json_object_size(o), 10);
+	CHECK_EQ(json_integer_value(json_object_get(o, "audit_capacity_records")), 0);
 	CHECK_EQ(json_integer_value(json_object_get(o, "password_min_length")), 12);
 	CHECK_EQ(json_integer_value(json_object_get(o, "audit_retention_days")), 180);
 	CHECK(json_is_false(json_object_get(o, "mfa_required_all")));

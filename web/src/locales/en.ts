@@ -300,6 +300,8 @@ export const en = {
 	'policy.audit': 'Audit trail',
 	'policy.retention': 'Keep audit records (days)',
 	'policy.retentionHint': 'At least {min} days',
+	'policy.capacity': 'Audit capacity alert (records)',
+	'policy.capacityHint': '0 = none. At 90 % the audit trail records a warning; nothing is deleted before its retention ends.',
 	'policy.range': 'Enter a whole number from {min} to {max}',
 	'policy.save': 'Save policy',
 	'policy.saved': 'Policy saved (version {version}).',

@@ -298,6 +298,8 @@ export const zhCN: Record<keyof typeof en, string> = {
 	'policy.audit': '审计日志',
 	'policy.retention': '审计记录保留天数',
 	'policy.retentionHint': '至少 {min} 天',
+	'policy.capacity': '审计容量告警阈值（条）',
+	'policy.capacityHint': '0 表示不告警。达到 90% 时审计日志记录一条告警；保留期内的记录不会被删除。',
 	'policy.range': '请输入 {min} 到 {max} 之间的整数',
 	'policy.save': '保存策略',
 	'policy.saved': '策略已保存（版本 {version}）。',

@@ -8,7 +8,7 @@ import { alertBox, asyncView, badge, busy, button, checkbox, errorText, section,
 import { type AppCtx, roleLabel } from './shell';
 
 type Policy = Schemas['Policy'];
-type NumKey = 'password_min_length' | 'lockout_threshold' | 'lockout_minutes' | 'idle_timeout_minutes' | 'absolute_timeout_hours' | 'audit_retention_days';
+type NumKey = 'password_min_length' | 'lockout_threshold' | 'lockout_minutes' | 'idle_timeout_minutes' | 'absolute_timeout_hours' | 'audit_retention_days' | 'audit_capacity_records';
 
 const NUMS: { key: NumKey; label: Key; hint: Key; min: number; max: number; testid: string }[] = [
 	{ key: 'password_min_length', label: 'policy.pwMin', hint: 'policy.pwMinHint', min: 8, max: 128, testid: 'policy-pw-min' },
@@ -17,6 +17,7 @@ const NUMS: { key: NumKey; label: Key; hint: Key; min: number; max: number; test
 	{ key: 'idle_timeout_minutes', label: 'policy.idle', hint: 'policy.idleHint', min: 1, max: 240, testid: 'policy-idle' },
 	{ key: 'absolute_timeout_hours', label: 'policy.absolute', hint: 'policy.absoluteHint', min: 1, max: 72, testid: 'policy-absolute' },
 	{ key: 'audit_retention_days', label: 'policy.retention', hint: 'policy.retentionHint', min: 180, max: 36500, testid: 'policy-retention' },
+	{ key: 'audit_capacity_records', label: 'policy.capacity', hint: 'policy.capacityHint', min: 0, max: 2000000000, testid: 'policy-capacity' },
 ];
 const ROLES: Role[] = ['sysadmin', 'secadmin', 'auditadmin', 'member', 'guest'];
 
