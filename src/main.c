@@ -621,6 +621,12 @@ int main(int argc, char **argv)
 	}
 	umask(077);
 	const char *cmd = argv[1];
+	/* the server logs at info; one-shot commands only warn (their output is
+	 * for the operator) */
+	if (strcmp(cmd, "serve") != 0 && !getenv("BULWARK_LOG_DEBUG"))
+		bw_log_level = BW_LOG_WARN;
+	if (strcmp(cmd, "init") == 0 || strcmp(cmd, "tenant") == 0 || strcmp(cmd, "user") == 0)
+		passwd_load_common_default();   /* generated passwords are checked too */
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("bulwark %s\n", VERSION);
 		return 0;
