@@ -101,6 +101,11 @@ int app_open(const char *data_dir, long run_uid, long run_gid, struct app *a)
 		goto fail;
 	if ((rc = keyring_open(a->s, a->kd, &a->kr)) || (rc = audit_open(a->s, a->kd, &a->au)))
 		goto fail;
+	a->policies = calloc(APP_POLICY_CACHE, sizeof *a->policies);
+	if (!a->policies) {
+		rc = BW_ENOMEM;
+		goto fail;
+	}
 	return 0;
 fail:
 	app_close(a);
@@ -117,6 +122,7 @@ void app_close(struct app *a)
 		keyd_stop(a->kd);
 	if (a->s)
 		a->s->ops->close(a->s);
+	free(a->policies);
 	memset(a, 0, sizeof *a);
 }
 
@@ -187,16 +193,15 @@ bool accounts_tenant_name_valid(const char *n)
 	return accounts_username_valid(n);
 }
 
-int accounts_policy_get(struct app *a, int64_t tenant_id, struct tenant_policy *p,
-                        int64_t *version)
+static int policy_load(struct app *a, int64_t tenant_id, struct tenant_policy *p,
+                       int64_t *version)
 {
 	char json[4096];
 	int64_t v = 0;
 	tenant_policy_defaults(p);
 	int rc = a->s->ops->policy_get(a->s, tenant_id, json, sizeof json, &v);
 	if (rc == BW_ENOENT) {
-		if (version)
-			*version = 0;
+		*version = 0;
 		return 0;
 	}
 	if (rc)
@@ -208,9 +213,40 @@ int accounts_policy_get(struct app *a, int64_t tenant_id, struct tenant_policy *
 		        (long long)tenant_id, bad ? bad : "?");
 		tenant_policy_defaults(p);
 	}
+	*version = v;
+	return 0;
+}
+
+int accounts_policy_get(struct app *a, int64_t tenant_id, struct tenant_policy *p,
+                        int64_t *version)
+{
+	int64_t v = 0, now = bw_mono_ms();
+	struct app_policy_slot *slot = a->policies && tenant_id > 0
+		? &a->policies[(uint64_t)tenant_id % APP_POLICY_CACHE] : NULL;
+	if (slot && slot->tenant_id == tenant_id && now - slot->fetched_ms < APP_POLICY_TTL_MS) {
+		*p = slot->p;
+		if (version)
+			*version = slot->version;
+		return 0;
+	}
+	int rc = policy_load(a, tenant_id, p, &v);
+	if (rc)
+		return rc;
+	if (slot) {
+		slot->tenant_id = tenant_id;
+		slot->version = v;
+		slot->fetched_ms = now;
+		slot->p = *p;
+	}
 	if (version)
 		*version = v;
 	return 0;
+}
+
+void accounts_policy_forget(struct app *a, int64_t tenant_id)
+{
+	if (a->policies && tenant_id > 0)
+		a->policies[(uint64_t)tenant_id % APP_POLICY_CACHE].tenant_id = 0;
 }
 
 /* Seals the personal and organisational fields of u from in (u->id known). */

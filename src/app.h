@@ -23,6 +23,18 @@ struct keyd;
 struct keyring;
 struct audit;
 
+/* Parsed tenant policies, so that authenticating a request does not read
+ * and parse the policy from the store every time (direct-mapped by tenant). */
+#define APP_POLICY_CACHE 256
+#define APP_POLICY_TTL_MS 5000     /* changes made by another process */
+
+struct app_policy_slot {
+	int64_t tenant_id;             /* 0: empty */
+	int64_t version;
+	int64_t fetched_ms;            /* monotonic */
+	struct tenant_policy p;
+};
+
 struct app {
 	char data_dir[1024];
 	struct store *s;
@@ -31,6 +43,7 @@ struct app {
 	struct audit *au;
 	uint8_t audit_pub[CRYPTO_PUB_MAX];
 	size_t audit_pub_len;
+	struct app_policy_slot *policies;   /* APP_POLICY_CACHE slots */
 };
 
 /* Who is acting, for the audit trail (PS-LOG-b). */
@@ -90,9 +103,14 @@ int accounts_tenant_create(struct app *a, const struct actor *ac, const char *na
 int accounts_user_create(struct app *a, const struct actor *ac, int64_t tenant_id,
                          const struct account_new *in, struct store_user *out);
 
-/* The tenant's security policy (defaults when none stored). */
+/* The tenant's security policy (defaults when none stored).  Served from a
+ * per-process cache: at most APP_POLICY_TTL_MS old when another process
+ * changed it, current after accounts_policy_forget() in this one.  Not
+ * thread-safe: the server calls it from the event loop only. */
 int accounts_policy_get(struct app *a, int64_t tenant_id, struct tenant_policy *p,
                         int64_t *version);
+/* Drops the cached policy of a tenant (after this process changed it). */
+void accounts_policy_forget(struct app *a, int64_t tenant_id);
 
 /* JSON view of a user: PII masked unless unmask (caller checked the right
  * and audits it).  Caller owns the returned reference. */
