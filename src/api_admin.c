@@ -55,11 +55,14 @@ void h_users_list(struct req *r)
 	req_json(r, 200, o);
 }
 
+/* A one-time password made on a worker; for user creation also the new
+ * account, validated before the work started (its strings point into the
+ * request's parsed body, which lives as long as the request). */
 struct create_ctx {
 	char password[64];
 	char hash[CRYPTO_PWHASH_MAX];
 	int rc;
-	int64_t target;          /* reset: the user */
+	struct account_new in;
 };
 
 static void create_ctx_free(void *p)
@@ -96,29 +99,9 @@ static void create_done(struct req *r)
 		api_store_error(r, c->rc);
 		return;
 	}
-	const char *username, *display, *role_s, *email, *phone, *idc;
-	int64_t dept = 0;
-	req_str(r, "username", true, STORE_NAME_MAX, &username);
-	req_str(r, "display_name", false, 128, &display);
-	req_str(r, "role", false, 16, &role_s);
-	req_str(r, "email", false, 128, &email);
-	req_str(r, "phone", false, 32, &phone);
-	req_str(r, "id_card", false, 32, &idc);
-	req_int(r, "dept_id", false, 0, INT64_MAX, &dept);
-	struct store *st = r->srv->app->s;
-	if (dept) {
-		struct store_dept d;
-		if (st->ops->dept_get(st, r->user.tenant_id, dept, &d) != 0) {
-			req_error(r, 400, "invalid_request", "no such department");
-			return;
-		}
-	}
-	struct account_new in = { .username = username, .display_name = display,
-	                          .role = role_s ? policy_role_parse(role_s) : ROLE_MEMBER,
-	                          .email = email, .phone = phone, .id_card = idc,
-	                          .dept_id = dept, .pw_hash = c->hash };
+	c->in.pw_hash = c->hash;
 	struct store_user u;
-	int rc = accounts_user_create(r->srv->app, &r->actor, r->user.tenant_id, &in, &u);
+	int rc = accounts_user_create(r->srv->app, &r->actor, r->user.tenant_id, &c->in, &u);
 	if (rc == BW_EEXIST) {
 		req_error(r, 409, "conflict", "a user with that username exists");
 		return;
@@ -165,17 +148,24 @@ void h_users_create(struct req *r)
 			req_error(r, 400, "invalid_request", "field email is not an e-mail address");
 		return;
 	}
+	/* everything that can be refused is refused before the Argon2id work */
 	struct store *st = r->srv->app->s;
 	struct store_user existing;
+	struct store_dept d;
+	if (dept && st->ops->dept_get(st, r->user.tenant_id, dept, &d) != 0) {
+		req_error(r, 400, "invalid_request", "no such department");
+		return;
+	}
 	if (st->ops->user_get_by_name(st, r->user.tenant_id, username, &existing) == 0) {
 		req_error(r, 409, "conflict", "a user with that username exists");
 		return;
 	}
-	struct create_ctx *c = calloc(1, sizeof *c);
-	if (!c) {
-		req_error(r, 500, "internal", "out of memory");
+	struct create_ctx *c = req_ctx_new(r, sizeof *c);
+	if (!c)
 		return;
-	}
+	c->in = (struct account_new){ .username = username, .display_name = display,
+	                              .role = role, .email = email, .phone = phone,
+	                              .id_card = idc, .dept_id = dept };
 	req_async(r, hash_work, create_done, c, create_ctx_free);
 }
 
@@ -303,11 +293,9 @@ void h_user_reset_password(struct req *r)
 		req_error(r, 400, "invalid_request", "change your own password in your security settings");
 		return;
 	}
-	struct create_ctx *c = calloc(1, sizeof *c);
-	if (!c) {
-		req_error(r, 500, "internal", "out of memory");
+	struct create_ctx *c = req_ctx_new(r, sizeof *c);
+	if (!c)
 		return;
-	}
 	req_async(r, hash_work, reset_done, c, create_ctx_free);
 }
 
@@ -536,6 +524,7 @@ void h_policy_put(struct req *r)
 		                   "success", detail.len ? (const char *)detail.data : "{}");
 	if (rc == 0)
 		rc = st->ops->commit(st);
+	accounts_policy_forget(a, r->user.tenant_id);   /* committed or not */
 	free(oldj);
 	free(newj);
 	bw_buf_free(&detail, false);

@@ -65,6 +65,12 @@ void ticket_csrf(const char *token, char out[64])
 	bw_b64url_encode(h, sizeof h, out);
 }
 
+static const char *scope_name(int scope)
+{
+	return scope == TICKET_FULL ? "full"
+	     : scope == TICKET_PASSWORD_CHANGE ? "password_change" : "mfa_enrol";
+}
+
 static bool token_well_formed(const char *t)
 {
 	if (strlen(t) != TICKET_TOKEN_B64)
@@ -79,6 +85,29 @@ static bool token_well_formed(const char *t)
 static void session_id_hex(const uint8_t hash[CRYPTO_HASH_LEN], char out[2 * CRYPTO_HASH_LEN + 1])
 {
 	bw_hex_encode(hash, CRYPTO_HASH_LEN, out);
+}
+
+bool ticket_expired_at(const struct store_ticket *t, const struct tenant_policy *p, int64_t now)
+{
+	return now >= t->expires_at || now >= t->last_seen + (int64_t)p->idle_timeout_minutes * 60;
+}
+
+void ticket_expire(struct srv *s, const struct store_ticket *t, const struct store_tenant *tenant,
+                   const struct store_user *u, const char *source)
+{
+	struct store *st = s->app->s;
+	int64_t now = bw_now();
+	/* first sight of the expiry: revoke so it is recorded once (PS-IA-f) */
+	st->ops->ticket_revoke(st, t->tenant_id, t->hash, now, "expired");
+	struct actor ac;
+	actor_user(&ac, tenant, u);
+	ac.source = source;
+	char hex[17], detail[96];
+	bw_hex_encode(t->hash, 8, hex);
+	snprintf(detail, sizeof detail, "{\"session\":\"%s\",\"reason\":\"%s\"}", hex,
+	         now >= t->expires_at ? "absolute" : "idle");
+	app_audit(s->app, &ac, t->tenant_id, "auth.ticket_expired", ac.name, "success", detail);
+	ws_session_ended(s, t->hash, 0, "expired");
 }
 
 int ticket_authenticate(struct srv *s, const char *token, const char *ip, struct req *r)
@@ -96,18 +125,8 @@ int ticket_authenticate(struct srv *s, const char *token, const char *ip, struct
 		return BW_EAUTH;
 	accounts_policy_get(s->app, t.tenant_id, &r->policy, NULL);
 	int64_t now = bw_now();
-	if (now >= t.expires_at || now >= t.last_seen + (int64_t)r->policy.idle_timeout_minutes * 60) {
-		/* first sight of the expiry: revoke so it is recorded once (PS-IA-f) */
-		st->ops->ticket_revoke(st, t.tenant_id, h, now, "expired");
-		struct actor ac;
-		actor_user(&ac, &r->tenant, &r->user);
-		ac.source = ip;
-		char hex[17], detail[96];
-		bw_hex_encode(h, 8, hex);
-		snprintf(detail, sizeof detail, "{\"session\":\"%s\",\"reason\":\"%s\"}", hex,
-		         now >= t.expires_at ? "absolute" : "idle");
-		app_audit(s->app, &ac, t.tenant_id, "auth.ticket_expired", ac.name, "success", detail);
-		ws_session_ended(s, h, 0, "expired");
+	if (ticket_expired_at(&t, &r->policy, now)) {
+		ticket_expire(s, &t, &r->tenant, &r->user, ip);
 		return BW_EEXPIRED;
 	}
 	if (r->user.status != USER_ACTIVE)
@@ -195,8 +214,7 @@ static json_t *session_body(struct req *r, const struct store_user *u, const cha
 {
 	char csrf[64];
 	ticket_csrf(token, csrf);
-	const char *scope = t->scope == TICKET_FULL ? "full"
-	                  : t->scope == TICKET_PASSWORD_CHANGE ? "password_change" : "mfa_enrol";
+	const char *scope = scope_name(t->scope);
 	json_t *o = json_pack("{sI sI ss ss sb so}", "expires_at", (json_int_t)t->expires_at,
 	                      "idle_timeout", (json_int_t)r->policy.idle_timeout_minutes * 60,
 	                      "csrf_token", csrf, "scope", scope, "new_device", new_device,
@@ -250,35 +268,79 @@ static void login_work(struct req *r)
 	                                    strlen(c->password));
 }
 
+/* One failed credential check against a known account (PS-IA-f): takes a
+ * token from the address throttle, counts toward the account lockout and
+ * audits the failure and any lockout — counter and records in one
+ * transaction, on the account as stored now (the check itself ran on a
+ * worker, meanwhile other attempts may have counted).  Returns true when
+ * this failure locked the account. */
+static bool credential_failed(struct req *r, int64_t tenant_id, int64_t user_id,
+                              const struct actor *ac, const char *event, const char *label,
+                              const char *reason)
+{
+	struct app *a = r->srv->app;
+	struct store *st = a->s;
+	struct store_user u;
+	bool lock = false;
+	char detail[96], d2[64];
+	api_credential_failed(r);
+	snprintf(detail, sizeof detail, "{\"reason\":\"%s\"}", reason);
+	snprintf(d2, sizeof d2, "{\"minutes\":%d}", r->policy.lockout_minutes);
+	int rc = st->ops->begin(st, true);
+	if (rc == 0)
+		rc = st->ops->user_get(st, tenant_id, user_id, &u);
+	if (rc == 0) {
+		u.failed_count++;
+		lock = u.failed_count >= r->policy.lockout_threshold;
+		if (lock) {
+			u.locked_until = bw_now() + (int64_t)r->policy.lockout_minutes * 60;
+			u.failed_count = 0;
+		}
+		rc = st->ops->user_update(st, &u);
+	}
+	if (rc == 0)
+		rc = app_audit_txn(a, ac, tenant_id, event, label, "failure", detail);
+	if (rc == 0 && lock)
+		rc = app_audit_txn(a, ac, tenant_id, "auth.lockout", label, "success", d2);
+	if (rc == 0)
+		rc = st->ops->commit(st);
+	if (rc) {
+		st->ops->rollback(st);
+		log_err("recording a failed %s for user %lld failed: %s", event, (long long)user_id,
+		        bw_strerror(rc));
+		return false;
+	}
+	return lock;
+}
+
 static void login_fail(struct req *r, struct store_user *u, const char *label,
                        const char *why, bool count)
 {
-	struct app *a = r->srv->app;
 	struct actor ac;
 	actor_system(&ac, label);
 	ac.source = r->ip;
 	ac.request_id = r->request_id;
-	char detail[96];
-	snprintf(detail, sizeof detail, "{\"reason\":\"%s\"}", why);
-	api_credential_failed(r);
 	if (u && count) {
-		u->failed_count++;
-		bool lock = u->failed_count >= r->policy.lockout_threshold;
-		if (lock) {
-			u->locked_until = bw_now() + (int64_t)r->policy.lockout_minutes * 60;
-			u->failed_count = 0;
-		}
-		a->s->ops->user_update(a->s, u);
-		app_audit(a, &ac, u->tenant_id, "auth.login", label, "failure", detail);
-		if (lock) {
-			char d2[96];
-			snprintf(d2, sizeof d2, "{\"minutes\":%d}", r->policy.lockout_minutes);
-			app_audit(a, &ac, u->tenant_id, "auth.lockout", label, "success", d2);
-		}
+		credential_failed(r, u->tenant_id, u->id, &ac, "auth.login", label, why);
 	} else {
-		app_audit(a, &ac, u ? u->tenant_id : 0, "auth.login", label, "failure", detail);
+		char detail[96];
+		snprintf(detail, sizeof detail, "{\"reason\":\"%s\"}", why);
+		api_credential_failed(r);
+		app_audit(r->srv->app, &ac, u ? u->tenant_id : 0, "auth.login", label, "failure", detail);
 	}
 	req_error(r, 401, "invalid_credentials", "wrong tenant, username or password");
+}
+
+/* What the store keeps of a recovery code: H("bw-recovery-v1/tenant/user/code")
+ * of the normalised code, bound to its account. */
+static void recovery_hash(const struct store_user *u, const char *norm,
+                          uint8_t out[CRYPTO_HASH_LEN])
+{
+	char buf[128];
+	snprintf(buf, sizeof buf, "bw-recovery-v1/%lld/%lld/%s", (long long)u->tenant_id,
+	         (long long)u->id, norm);
+	bwc_hash(buf, strlen(buf), out);
+	sodium_memzero(buf, sizeof buf);
 }
 
 static int check_second_factor(struct req *r, struct store_user *u, const char *code,
@@ -310,11 +372,8 @@ static int check_second_factor(struct req *r, struct store_user *u, const char *
 	if (recovery_code_normalise(code, norm, sizeof norm) != 0)
 		return BW_EAUTH;
 	uint8_t h[CRYPTO_HASH_LEN];
-	char buf[128];
-	snprintf(buf, sizeof buf, "bw-recovery-v1/%lld/%lld/%s", (long long)u->tenant_id,
-	         (long long)u->id, norm);
-	bwc_hash(buf, strlen(buf), h);
-	sodium_memzero(buf, sizeof buf);
+	recovery_hash(u, norm, h);
+	sodium_memzero(norm, sizeof norm);
 	int rc = a->s->ops->recovery_use(a->s, u->tenant_id, u->id, h, bw_now());
 	if (rc == 0)
 		*used_recovery = true;
@@ -449,7 +508,7 @@ static void login_done(struct req *r)
 	ac.device = devlabel;
 	char detail[200];
 	snprintf(detail, sizeof detail, "{\"scope\":\"%s\",\"mfa\":%s,\"recovery_code\":%s}",
-	         scope == TICKET_FULL ? "full" : scope == TICKET_PASSWORD_CHANGE ? "password_change" : "mfa_enrol",
+	         scope_name(scope),
 	         u.totp_enabled ? "true" : "false", used_recovery ? "true" : "false");
 	if (rc == 0)
 		rc = app_audit_txn(a, &ac, u.tenant_id, "auth.login", label, "success", detail);
@@ -523,11 +582,9 @@ void h_login(struct req *r)
 		req_error(r, 429, "rate_limited", "too many failed sign-ins from your address; wait and retry");
 		return;
 	}
-	struct login_ctx *c = calloc(1, sizeof *c);
-	if (!c) {
-		req_error(r, 500, "internal", "out of memory");
+	struct login_ctx *c = req_ctx_new(r, sizeof *c);
+	if (!c)
 		return;
-	}
 	snprintf(c->tenant, sizeof c->tenant, "%s", accounts_tenant_name_valid(tenant) ? tenant : "<invalid>");
 	snprintf(c->username, sizeof c->username, "%s", accounts_username_valid(username) ? username : "<invalid>");
 	snprintf(c->password, sizeof c->password, "%s", password);
@@ -594,8 +651,7 @@ void h_session(struct req *r)
 	memset(&d, 0, sizeof d);
 	d.id = r->ticket.device_id;
 	st->ops->device_list(st, r->user.tenant_id, r->user.id, find_device, &d);
-	const char *scope = r->ticket.scope == TICKET_FULL ? "full"
-	                  : r->ticket.scope == TICKET_PASSWORD_CHANGE ? "password_change" : "mfa_enrol";
+	const char *scope = scope_name(r->ticket.scope);
 	int role = policy_role_parse(r->user.role);
 	json_t *o = json_pack("{so ss sI sI ss s{sI ss ss} s{sI ss} s{sb si}}",
 		"user", accounts_user_json(r->srv->app, &r->user, true), "scope", scope,
@@ -636,21 +692,9 @@ static void pw_work(struct req *r)
 
 static void wrong_current(struct req *r, const char *event)
 {
-	struct app *a = r->srv->app;
-	struct store_user u = r->user;
-	api_credential_failed(r);
-	u.failed_count++;
-	bool lock = u.failed_count >= r->policy.lockout_threshold;
-	if (lock) {
-		u.locked_until = bw_now() + (int64_t)r->policy.lockout_minutes * 60;
-		u.failed_count = 0;
-	}
-	a->s->ops->user_update(a->s, &u);
-	req_audit(r, event, r->actor.name, "failure", "{\"reason\":\"wrong_password\"}");
-	if (lock) {
-		req_audit(r, "auth.lockout", r->actor.name, "success", NULL);
-		api_revoke_user_sessions(r, u.id, NULL, "locked", NULL);
-	}
+	if (credential_failed(r, r->user.tenant_id, r->user.id, &r->actor, event, r->actor.name,
+	                      "wrong_password"))
+		api_revoke_user_sessions(r, r->user.id, NULL, "locked", NULL);
 	req_error(r, 401, "invalid_credentials", "the current password is wrong");
 }
 
@@ -726,11 +770,9 @@ void h_password(struct req *r)
 		                       "min_length", (json_int_t)pp.min_length), NULL);
 		return;
 	}
-	struct pw_ctx *c = calloc(1, sizeof *c);
-	if (!c) {
-		req_error(r, 500, "internal", "out of memory");
+	struct pw_ctx *c = req_ctx_new(r, sizeof *c);
+	if (!c)
 		return;
-	}
 	snprintf(c->current, sizeof c->current, "%s", cur);
 	snprintf(c->next, sizeof c->next, "%s", next);
 	memcpy(c->cur_hash, r->user.pw_hash, sizeof c->cur_hash);
@@ -787,12 +829,10 @@ static int store_recovery_codes(struct req *r, const struct store_user *u,
 	uint8_t hashes[RECOVERY_CODE_COUNT][CRYPTO_HASH_LEN];
 	int rc = recovery_codes_generate(codes);
 	for (int i = 0; rc == 0 && i < RECOVERY_CODE_COUNT; i++) {
-		char norm[RECOVERY_CODE_NORM_LEN + 1], buf[128];
+		char norm[RECOVERY_CODE_NORM_LEN + 1];
 		rc = recovery_code_normalise(codes[i], norm, sizeof norm);
-		snprintf(buf, sizeof buf, "bw-recovery-v1/%lld/%lld/%s", (long long)u->tenant_id,
-		         (long long)u->id, norm);
-		bwc_hash(buf, strlen(buf), hashes[i]);
-		sodium_memzero(buf, sizeof buf);
+		if (rc == 0)
+			recovery_hash(u, norm, hashes[i]);
 		sodium_memzero(norm, sizeof norm);
 	}
 	struct store *st = r->srv->app->s;
@@ -928,11 +968,9 @@ static void self_confirmed(struct req *r, const char *password, const char *code
 		req_error(r, 429, "rate_limited", "too many failed attempts from your address");
 		return;
 	}
-	struct pw_ctx *c = calloc(1, sizeof *c);
-	if (!c) {
-		req_error(r, 500, "internal", "out of memory");
+	struct pw_ctx *c = req_ctx_new(r, sizeof *c);
+	if (!c)
 		return;
-	}
 	snprintf(c->current, sizeof c->current, "%s", password);
 	snprintf(c->code, sizeof c->code, "%s", code ? code : "");
 	memcpy(c->cur_hash, r->user.pw_hash, sizeof c->cur_hash);
@@ -1008,8 +1046,7 @@ static int add_session(void *arg, const struct store_ticket *t)
 	for (size_t i = 0; i < l->ndevs; i++)
 		if (l->devs[i].id == t->device_id)
 			d = &l->devs[i];
-	const char *scope = t->scope == TICKET_FULL ? "full"
-	                  : t->scope == TICKET_PASSWORD_CHANGE ? "password_change" : "mfa_enrol";
+	const char *scope = scope_name(t->scope);
 	json_t *o = json_pack("{ss sI sI sI ss ss sb s{sI ss ss}}", "id", id,
 		"created_at", (json_int_t)t->created_at, "last_seen", (json_int_t)t->last_seen,
 		"expires_at", (json_int_t)t->expires_at, "ip", t->ip, "scope", scope,

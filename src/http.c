@@ -217,6 +217,14 @@ static void async_done(struct workq_job *j)
 	req_unref(r);
 }
 
+void *req_ctx_new(struct req *r, size_t n)
+{
+	void *c = calloc(1, n);
+	if (!c)
+		req_error(r, 500, "internal", "out of memory");
+	return c;
+}
+
 void req_async(struct req *r, void (*work)(struct req *), void (*done)(struct req *),
                void *ctx, void (*ctx_free)(void *))
 {
@@ -459,9 +467,10 @@ static int add_hdr(struct lws *wsi, const char *name, const char *value,
 
 static int write_headers(struct req *r)
 {
+	/* API answers may load nothing; pages and files get the client's CSP */
+	bool json = r->ctype && strncmp(r->ctype, "application/json", 16) == 0;
 	unsigned char buf[LWS_PRE + 4096], *start = buf + LWS_PRE, *p = start,
 	              *end = buf + sizeof buf - 1;
-	bool html = r->ctype && strncmp(r->ctype, "text/html", 9) == 0;
 	if (lws_add_http_common_headers(r->wsi, (unsigned)r->status, r->ctype,
 	                                (lws_filepos_t)r->resp.len, &p, end))
 		return -1;
@@ -472,7 +481,7 @@ static int write_headers(struct req *r)
 	    add_hdr(r->wsi, "cross-origin-opener-policy:", "same-origin", &p, end) ||
 	    add_hdr(r->wsi, "cross-origin-resource-policy:", "same-origin", &p, end) ||
 	    add_hdr(r->wsi, "permissions-policy:", "camera=(self), microphone=(self), geolocation=()", &p, end) ||
-	    add_hdr(r->wsi, "content-security-policy:", html || !r->ctype || strncmp(r->ctype, "application/json", 16) != 0 ? CSP_HTML : CSP_API, &p, end) ||
+	    add_hdr(r->wsi, "content-security-policy:", json ? CSP_API : CSP_HTML, &p, end) ||
 	    add_hdr(r->wsi, "x-request-id:", r->request_id, &p, end))
 		return -1;
 	if (!strstr(r->extra_headers, "cache-control:\x01") &&
@@ -861,10 +870,8 @@ static void tick(lws_sorted_usec_list_t *sul)
 	for (struct ws_conn *c = ws_list; c; c = c->next) {
 		if (c->closing)
 			continue;
-		if (now >= c->expires_at) {
-			ws_end(c, "expired");
-			continue;
-		}
+		if (now >= c->expires_at)
+			c->next_check_ms = mono;   /* past its absolute limit: check now */
 		if (mono >= c->next_check_ms) {
 			c->next_check_ms = mono + WS_CHECK_MS;
 			struct store_ticket t;
@@ -875,19 +882,15 @@ static void tick(lws_sorted_usec_list_t *sul)
 				continue;
 			}
 			struct tenant_policy p;
+			struct store_user u;
+			struct store_tenant tn;
 			accounts_policy_get(s->app, c->tenant_id, &p, NULL);
-			if (now >= t.last_seen + (int64_t)p.idle_timeout_minutes * 60 ||
-			    now >= t.expires_at) {
-				st->ops->ticket_revoke(st, c->tenant_id, c->ticket_hash, now, "expired");
-				struct actor ac;
-				actor_system(&ac, "system");
-				char obj[80];
-				char hex[17];
-				bw_hex_encode(c->ticket_hash, 8, hex);
-				snprintf(obj, sizeof obj, "user#%lld session:%s", (long long)c->user_id, hex);
-				app_audit(s->app, &ac, c->tenant_id, "auth.ticket_expired", obj, "success",
-				          "{\"reason\":\"idle or absolute timeout\"}");
-				ws_end(c, "expired");
+			if (ticket_expired_at(&t, &p, now)) {
+				if (st->ops->user_get(st, t.tenant_id, t.user_id, &u) == 0 &&
+				    st->ops->tenant_get(st, t.tenant_id, &tn) == 0)
+					ticket_expire(s, &t, &tn, &u, "local");   /* ends this socket too */
+				else
+					ws_end(c, "expired");
 				continue;
 			}
 		}

@@ -114,6 +114,8 @@ void req_error_ex(struct req *r, int status, const char *code, const char *messa
 void req_empty(struct req *r, int status);
 void req_raw(struct req *r, int status, const char *ctype, struct bw_buf *body); /* takes body */
 void req_header(struct req *r, const char *name, const char *value);
+/* A zeroed context for req_async(); NULL after answering 500 itself. */
+void *req_ctx_new(struct req *r, size_t n);
 /* Runs work on a worker, then done on the loop; 429 when the pool is full. */
 void req_async(struct req *r, void (*work)(struct req *), void (*done)(struct req *),
                void *ctx, void (*ctx_free)(void *));
@@ -156,5 +158,11 @@ void ticket_csrf(const char *token, char out[64]);
 /* Validates a ticket for use now: live, not expired (absolute/idle); loads
  * user, tenant and policy.  Audits expiry once.  0 or BW_EAUTH/BW_EEXPIRED. */
 int ticket_authenticate(struct srv *s, const char *token, const char *ip, struct req *r_out);
+/* Whether a ticket is past its absolute or idle limit at now. */
+bool ticket_expired_at(const struct store_ticket *t, const struct tenant_policy *p, int64_t now);
+/* Revokes an expired ticket, audits auth.ticket_expired once and closes its
+ * sockets (the one path for requests and the WebSocket re-check). */
+void ticket_expire(struct srv *s, const struct store_ticket *t, const struct store_tenant *tenant,
+                   const struct store_user *u, const char *source);
 
 #endif

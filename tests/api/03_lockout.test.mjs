@@ -83,6 +83,24 @@ test('a lockout expires by itself after the policy minutes (test clock)', async 
 	assert.equal(r.json.user.locked, false);
 });
 
+test('concurrent wrong current passwords each count: the fifth locks the account and ends its sessions', async () => {
+	await srv.restart();   // a fresh per-address budget for this test and the next
+	admin = await srv.relogin('acme', 'admin');   // idled out in the test clock above
+	const pat = await srv.createUser(admin.ticket, 'acme', 'pat.parallel');
+	// sent at once: each check runs on a worker, so all five finish against
+	// the same starting state — each must still count
+	const rs = await Promise.all([1, 2, 3, 4, 5].map((i) => srv.post('/api/v1/auth/password',
+		{ current_password: `Wrong-Current-${i}x`, new_password: 'Another-Passw0rd-9' }, { token: pat.ticket })));
+	for (const r of rs)
+		assertError(r, 401, 'invalid_credentials', 'wrong current password');
+	const u = await srv.get(`/api/v1/users/${pat.id}`, { token: admin.ticket });
+	assertStatus(u, 200);
+	assert.equal(u.json.user.locked, true, 'five failures lock, however they interleave');
+	assertError(await srv.login('acme', 'pat.parallel', pat.password), 423, 'account_locked');
+	assertError(await srv.get('/api/v1/auth/session', { token: pat.ticket }), 401, 'unauthenticated',
+		'the lockout ended the sessions');
+});
+
 // Last in this file: it exhausts the address's budget of failed checks.
 test('many failures from one address are throttled: 429 rate_limited with Retry-After', async () => {
 	let throttled = null;
