@@ -251,8 +251,8 @@ export class Server {
 	static async start({ tenants = [], start = true } = {}) {
 		if (!binExists())
 			throw new Error(`${BIN} does not exist or is not executable (build it: make build/asan/bulwark)`);
-		const s = new Server();
-		s.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-api-'));
+		const s = new this();   // subclasses (the browser harness) get their own kind
+		s.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-test-'));
 		try {
 			await s.setup(tenants, start);
 		} catch (e) {

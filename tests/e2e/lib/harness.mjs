@@ -21,32 +21,20 @@
 // verification), PS-COM-a (HTTPS + HSTS), WC-UI, WC-I18N, WC-STORE, WC-CSP.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import https from 'node:https';
 import { createRequire } from 'node:module';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SANITIZER_RE, Server as ServerBase, sleep } from '../../api/lib/server.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export const BIN = process.env.BULWARK_BIN || path.join(ROOT, 'build/asan/bulwark');
 export const WEB_DIST = path.join(ROOT, 'web/dist');
 export const SHOTS = path.join(ROOT, 'build/e2e-shots');
 export const CHROMIUM = process.env.BULWARK_E2E_CHROMIUM || '/usr/bin/chromium';
 const FAST_CLOCK = process.env.BULWARK_E2E_FAST_CLOCK === '1';
 
-const SANITIZER_RE = /AddressSanitizer|runtime error:|LeakSanitizer|UndefinedBehaviorSanitizer/;
-
-const CHILD_ENV = {
-	...process.env,
-	ASAN_OPTIONS: process.env.ASAN_OPTIONS ||
-		'detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0',
-	UBSAN_OPTIONS: process.env.UBSAN_OPTIONS || 'print_stacktrace=1:halt_on_error=1',
-};
-
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export { sleep };
 
 // ---- playwright-core -----------------------------------------------------------
 
@@ -77,198 +65,24 @@ export const ZH = loadLocale('zh-CN.ts');
 
 // ---- the server ---------------------------------------------------------------
 
-function binExists() {
-	try {
-		fs.accessSync(BIN, fs.constants.X_OK);
-		return true;
-	} catch {
-		return false;
-	}
-}
-
-function portIsFree(port) {
-	return new Promise((resolve) => {
-		const s = net.createServer();
-		s.once('error', () => resolve(false));
-		s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-	});
-}
-
-export class Server {
-	constructor() {
-		this.dir = null;
-		this.port = 0;
-		this.proc = null;
-		this.stderr = '';
-		this.exit = null;
-		this.exited = null;
-		this.offset = 0;         // test-clock offset, seconds
-		this.accounts = {};      // username -> { username, role, password, secret?, recovery?, lastStep? }
-		this.ca = null;
-	}
-
-	// mkdtemp + `bulwark init --tenant acme --json` + serve.
+// The server process is the API suite's (tests/api/lib/server.mjs): `bulwark
+// init`, launch on a free port with the test clock, health wait, and the
+// clean-stop and sanitizer checks.  The browser tests add the preset accounts
+// by role and TOTP codes at the server's time.
+export class Server extends ServerBase {
 	static async start() {
-		assert.ok(binExists(), `${BIN} does not exist or is not executable (build it: make build/asan/bulwark)`);
 		assert.ok(fs.existsSync(path.join(WEB_DIST, 'index.html')),
 			'web/dist/index.html is missing: build the client first (sh scripts/web-build.sh or tests/run-e2e.sh)');
-		const s = new Server();
-		s.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-e2e-'));
-		const r = spawnSync(BIN, ['init', '--data', s.dir, '--tenant', 'acme', '--json'], {
-			cwd: ROOT, env: CHILD_ENV, encoding: 'utf8', timeout: 60000,
-		});
-		if (r.error)
-			throw r.error;
-		assert.doesNotMatch(r.stderr || '', SANITIZER_RE, `bulwark init: sanitizer report:\n${r.stderr}`);
-		assert.equal(r.status, 0, `bulwark init failed: ${r.stderr}`);
-		const j = JSON.parse(r.stdout);
-		assert.equal(j.tenant, 'acme');
-		assert.ok(Array.isArray(j.accounts) && j.accounts.length === 3, 'init prints three accounts');
-		s.tenant = j.tenant;
-		for (const a of j.accounts)
-			s.accounts[a.username] = { username: a.username, role: a.role, password: a.password };
-		s.ca = fs.readFileSync(path.join(s.dir, 'tls/cert.pem'));
-		s.writeClock();
-		await s.launch();
+		const s = await super.start();
+		s.tenant = 'acme';
 		return s;
 	}
 
 	// The preset account with this role (sysadmin, secadmin, auditadmin).
 	byRole(role) {
-		const a = Object.values(this.accounts).find((x) => x.role === role);
+		const a = Object.values(this.accounts[this.tenant] || {}).find((x) => x.role === role);
 		assert.ok(a, `no ${role} account printed by init`);
 		return a;
-	}
-
-	get clockPath() {
-		return path.join(this.dir, 'clock');
-	}
-
-	writeClock() {
-		const tmp = `${this.clockPath}.tmp`;
-		fs.writeFileSync(tmp, `${this.offset}\n`);
-		fs.renameSync(tmp, this.clockPath);
-	}
-
-	// The server's idea of now (unix seconds, fractional).
-	now() {
-		return Date.now() / 1000 + this.offset;
-	}
-
-	async launch() {
-		let lastErr = null;
-		for (let attempt = 0; attempt < 8; attempt++) {
-			const port = 20000 + Math.floor(Math.random() * 12000);
-			if (!(await portIsFree(port)))
-				continue;
-			try {
-				await this.spawnOn(port);
-				return;
-			} catch (e) {
-				lastErr = e;
-				if (this.proc && this.exit === null) {
-					this.proc.kill('SIGKILL');
-					await this.exited;
-				}
-				assert.doesNotMatch(this.stderr, SANITIZER_RE, `bulwark serve (start): sanitizer report:\n${this.stderr}`);
-				if (!/cannot listen|address already in use|bind/i.test(this.stderr))
-					throw e;
-			}
-		}
-		throw lastErr || new Error('no free port found');
-	}
-
-	spawnOn(port) {
-		this.port = port;
-		this.stderr = '';
-		this.exit = null;
-		const proc = spawn(BIN, ['serve', '--data', this.dir, '--listen', `127.0.0.1:${port}`, '--web', WEB_DIST], {
-			cwd: ROOT, env: { ...CHILD_ENV, BULWARK_TEST_CLOCK: this.clockPath },
-			stdio: ['ignore', 'ignore', 'pipe'],
-		});
-		this.proc = proc;
-		proc.stderr.on('data', (d) => { this.stderr += d; });
-		this.exited = new Promise((resolve) => {
-			proc.on('exit', (code, signal) => {
-				this.exit = { code, signal };
-				resolve(this.exit);
-			});
-		});
-		return this.waitHealthy(30000);
-	}
-
-	origin() {
-		return `https://127.0.0.1:${this.port}`;
-	}
-
-	// GET over HTTPS with the server's own certificate trusted (Node side
-	// only; the browser context uses ignoreHTTPSErrors).
-	get(p, headers = {}) {
-		return new Promise((resolve, reject) => {
-			const req = https.request({
-				host: '127.0.0.1', port: this.port, method: 'GET', path: p, headers, ca: this.ca,
-				agent: false, timeout: 5000,
-			}, (res) => {
-				const chunks = [];
-				res.on('data', (c) => chunks.push(c));
-				res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
-				res.on('error', reject);
-			});
-			req.on('timeout', () => req.destroy(new Error(`timeout: GET ${p}`)));
-			req.on('error', reject);
-			req.end();
-		});
-	}
-
-	async waitHealthy(ms) {
-		const deadline = Date.now() + ms;
-		for (;;) {
-			if (this.exit)
-				throw new Error(`bulwark serve exited (${JSON.stringify(this.exit)}) before answering:\n${this.stderr}`);
-			try {
-				const r = await this.get('/api/v1/health');
-				if (r.status === 200)
-					return;
-			} catch { /* not listening yet */ }
-			if (Date.now() > deadline)
-				throw new Error(`bulwark serve not healthy within ${ms} ms:\n${this.stderr}`);
-			await sleep(100);
-		}
-	}
-
-	// SIGTERM, wait; fails on a sanitizer report or an unclean exit.
-	async stop() {
-		if (!this.proc)
-			return;
-		const proc = this.proc;
-		if (this.exit === null) {
-			proc.kill('SIGTERM');
-			const t = setTimeout(() => proc.kill('SIGKILL'), 15000);
-			await this.exited;
-			clearTimeout(t);
-		}
-		this.proc = null;
-		const m = SANITIZER_RE.exec(this.stderr);
-		if (m) {
-			const at = Math.max(0, m.index - 300);
-			assert.fail(`bulwark serve: sanitizer report:\n${this.stderr.slice(at, at + 6000)}`);
-		}
-		assert.deepEqual(this.exit, { code: 0, signal: null },
-			`bulwark serve should exit 0 on SIGTERM; stderr:\n${this.stderr.slice(-4000)}`);
-	}
-
-	// after() hook: kills a still-running server, removes the data dir.
-	async dispose() {
-		if (this.proc && this.exit === null) {
-			const proc = this.proc;
-			proc.kill('SIGTERM');
-			const t = setTimeout(() => proc.kill('SIGKILL'), 15000);
-			await this.exited;
-			clearTimeout(t);
-		}
-		this.proc = null;
-		if (this.dir && !process.env.BULWARK_KEEP_TEST_DIRS)
-			fs.rmSync(this.dir, { recursive: true, force: true });
 	}
 
 	// ---- TOTP ----
@@ -312,6 +126,7 @@ export class Server {
 		}
 	}
 }
+
 
 // ---- the browser --------------------------------------------------------------
 
