@@ -8,9 +8,9 @@ CLANG   ?= clang
 DATA    ?= var
 LISTEN  ?= 127.0.0.1:8443
 
-LIBS_PC := libwebsockets openssl libsodium libgcrypt jansson sqlite3 liboath libqrencode libseccomp
+LIBS_PC := libwebsockets openssl libsodium libgcrypt jansson sqlite3 liboath libqrencode libseccomp libcmark libidn2
 PKG_CFLAGS = $(shell pkg-config --cflags $(LIBS_PC) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(LIBS_PC) 2>/dev/null) -lpthread
+PKG_LIBS   = $(shell pkg-config --libs $(LIBS_PC) 2>/dev/null) -lunistring -lpthread
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 \
            -Wno-unused-parameter -Wvla -Wpointer-arith

@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 PKGS="build-essential pkg-config clang libclang-rt-14-dev \
 libwebsockets-dev libev-dev libssl-dev openssl libsodium-dev libgcrypt20-dev \
 libjansson-dev libsqlite3-dev sqlite3 liboath-dev oathtool libqrencode-dev \
-libseccomp-dev iproute2 chromium ca-certificates zbar-tools fonts-wqy-microhei"
+libseccomp-dev iproute2 chromium ca-certificates zbar-tools fonts-wqy-microhei \
+libcmark-dev libidn2-dev libunistring-dev clamav-daemon clamdscan"
 
 missing=""
 for p in $PKGS; do

@@ -57,6 +57,34 @@ int api_revoke_user_sessions(struct req *r, int64_t user_id, const uint8_t *keep
 void api_credential_failed(struct req *r);
 /* Loads a user of the caller's tenant by the path parameter; replies 404. */
 bool api_load_target(struct req *r, struct store_user *u);
+
+/* api_chat.c */
+void h_directory(struct req *r);
+void h_convs_list(struct req *r);
+void h_convs_create(struct req *r);
+void h_conv_get(struct req *r);
+void h_conv_patch(struct req *r);
+void h_conv_delete(struct req *r);
+void h_conv_hold(struct req *r);
+void h_conv_members(struct req *r);
+void h_conv_members_add(struct req *r);
+void h_conv_join(struct req *r);
+void h_conv_member_patch(struct req *r);
+void h_conv_member_delete(struct req *r);
+void h_conv_transfer(struct req *r);
+void h_conv_messages(struct req *r);
+void h_conv_messages_post(struct req *r);
+void h_conv_read(struct req *r);
+void h_msg_patch(struct req *r);
+void h_msg_recall(struct req *r);
+void h_msg_reactions(struct req *r);
+void h_msg_forward(struct req *r);
+void h_search(struct req *r);
+void h_blocklist_list(struct req *r);
+void h_blocklist_add(struct req *r);
+void h_blocklist_import(struct req *r);
+void h_blocklist_delete(struct req *r);
+void chat_file_unlink(const char *data_dir, int64_t tenant_id, int64_t file_id);
 /* Maps a BW_E* from the store to a reply. */
 void api_store_error(struct req *r, int rc);
 

@@ -14,7 +14,10 @@
  *    Origin for cookie tickets), are re-checked every few seconds, and are
  *    closed within seconds of their ticket expiring or being revoked.
  */
+#include <sys/resource.h>
 #include "server.h"
+#include "chat.h"
+#include "writer.h"
 #include "audit.h"
 #include "keyd.h"
 #include "keys.h"
@@ -34,8 +37,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define WS_MSG_MAX 4096
-#define WS_QUEUE_MAX 16
 #define WS_PING_MS 20000
 #define WS_CHECK_MS 5000
 #define STATIC_FILE_MAX (8 * 1024 * 1024)
@@ -50,19 +51,6 @@ static const char CSP_API[] = "default-src 'none'; frame-ancestors 'none'; sandb
 
 /* ---- per-connection state --------------------------------------------- */
 
-struct ws_conn {
-	struct ws_conn *prev, *next;
-	struct lws *wsi;
-	int64_t tenant_id, user_id;
-	uint8_t ticket_hash[CRYPTO_HASH_LEN];
-	int64_t expires_at;
-	int64_t next_ping_ms, next_check_ms;
-	char *queue[WS_QUEUE_MAX];     /* pending JSON texts (malloc'd) */
-	int q_head, q_len;
-	bool closing;
-	char close_reason[16];
-	struct bw_buf rx;
-};
 
 /* Per-connection user space (lws allocates and zeroes it).  The WebSocket
  * state lives inline: one allocation less per idle socket (see BENCHMARKS.md
@@ -126,6 +114,16 @@ static void req_kick(struct req *r)
 	r->resp_ready = true;
 	if (r->wsi)
 		lws_callback_on_writable(r->wsi);
+}
+
+void req_hold(struct req *r)
+{
+	r->refs++;
+}
+
+void req_release(struct req *r)
+{
+	req_unref(r);
 }
 
 void req_header(struct req *r, const char *name, const char *value)
@@ -664,22 +662,114 @@ static int http_begin(struct lws *wsi, struct pss *pss, const char *uri)
 
 /* ---- WebSocket ---------------------------------------------------------- */
 
-static void ws_push(struct ws_conn *c, const char *json)
+#define WS_UBUCKETS 16384              /* user-id hash for fan-out */
+#define WS_RX_PER_S 50                 /* client frames per second (4029 past) */
+static struct ws_conn *ws_ubuckets[WS_UBUCKETS];
+static uint64_t ws_next_serial = 1;
+
+struct rt_frame *rt_frame_new(const char *json, size_t len)
+{
+	if (len > UINT32_MAX - LWS_PRE - 1)
+		return NULL;
+	struct rt_frame *f = malloc(sizeof *f + LWS_PRE + len + 1);
+	if (!f)
+		return NULL;
+	f->refs = 1;
+	f->len = (uint32_t)len;
+	memcpy(f->data + LWS_PRE, json, len);
+	f->data[LWS_PRE + len] = 0;
+	return f;
+}
+
+void rt_frame_unref(struct rt_frame *f)
+{
+	if (f && --f->refs == 0)
+		free(f);
+}
+
+const char *rt_frame_text(const struct rt_frame *f)
+{
+	return f->data + LWS_PRE;
+}
+
+static size_t ws_uhash(int64_t user_id)
+{
+	return (size_t)((uint64_t)user_id * UINT64_C(0x9E3779B97F4A7C15) >> 50) % WS_UBUCKETS;
+}
+
+struct ws_conn *ws_user_bucket(int64_t user_id)
+{
+	return ws_ubuckets[ws_uhash(user_id)];
+}
+
+struct ws_conn *ws_by_serial(int64_t user_id, uint64_t serial)
+{
+	for (struct ws_conn *c = ws_user_bucket(user_id); c; c = c->unext)
+		if (c->serial == serial)
+			return c->closing ? NULL : c;
+	return NULL;
+}
+
+size_t ws_live_count(void)
+{
+	return ws_count;
+}
+
+static void ws_queue_clear(struct ws_conn *c)
+{
+	while (c->q_head) {
+		struct ws_qnode *n = c->q_head;
+		c->q_head = n->next;
+		rt_frame_unref(n->f);
+		free(n);
+	}
+	c->q_tail = NULL;
+	c->q_frames = c->q_bytes = 0;
+}
+
+void ws_close(struct ws_conn *c, uint16_t code, const char *reason)
 {
 	if (c->closing)
 		return;
-	if (c->q_len == WS_QUEUE_MAX) {
-		/* slow consumer: bounded queue; close and let the client resume */
-		c->closing = true;
-		snprintf(c->close_reason, sizeof c->close_reason, "overflow");
-		lws_callback_on_writable(c->wsi);
+	c->closing = true;
+	c->close_code = code;
+	snprintf(c->close_reason, sizeof c->close_reason, "%s", reason);
+	lws_callback_on_writable(c->wsi);
+}
+
+void ws_send(struct ws_conn *c, struct rt_frame *f)
+{
+	if (c->closing || !f)
+		return;
+	if (c->q_frames >= WS_QUEUE_FRAMES || c->q_bytes + f->len > WS_QUEUE_BYTES) {
+		/* slow consumer: bounded queue; drop it and let the client resume */
+		ws_queue_clear(c);
+		ws_close(c, 4008, "overflow");
 		return;
 	}
-	char *copy = strdup(json);
-	if (!copy)
+	struct ws_qnode *n = malloc(sizeof *n);
+	if (!n) {
+		ws_close(c, 4008, "overflow");
 		return;
-	c->queue[(c->q_head + c->q_len++) % WS_QUEUE_MAX] = copy;
+	}
+	f->refs++;
+	n->f = f;
+	n->next = NULL;
+	if (c->q_tail)
+		c->q_tail->next = n;
+	else
+		c->q_head = n;
+	c->q_tail = n;
+	c->q_frames++;
+	c->q_bytes += f->len;
 	lws_callback_on_writable(c->wsi);
+}
+
+void ws_send_text(struct ws_conn *c, const char *json)
+{
+	struct rt_frame *f = rt_frame_new(json, strlen(json));
+	ws_send(c, f);
+	rt_frame_unref(f);
 }
 
 static void ws_end(struct ws_conn *c, const char *reason)
@@ -688,10 +778,8 @@ static void ws_end(struct ws_conn *c, const char *reason)
 		return;
 	char msg[96];
 	snprintf(msg, sizeof msg, "{\"type\":\"session_ended\",\"reason\":\"%s\"}", reason);
-	ws_push(c, msg);
-	c->closing = true;
-	snprintf(c->close_reason, sizeof c->close_reason, "%s", reason);
-	lws_callback_on_writable(c->wsi);
+	ws_send_text(c, msg);
+	ws_close(c, 4001, reason);
 }
 
 void ws_session_ended(struct srv *s, const uint8_t *ticket_hash, int64_t user_id,
@@ -706,7 +794,7 @@ void ws_session_ended(struct srv *s, const uint8_t *ticket_hash, int64_t user_id
 
 void ws_sessions_revoked(struct srv *s, int64_t user_id, const uint8_t *keep)
 {
-	for (struct ws_conn *c = ws_list; c; c = c->next)
+	for (struct ws_conn *c = ws_user_bucket(user_id); c; c = c->unext)
 		if (c->user_id == user_id &&
 		    !(keep && bw_ct_eq(c->ticket_hash, keep, CRYPTO_HASH_LEN)))
 			ws_end(c, "revoked");
@@ -715,12 +803,12 @@ void ws_sessions_revoked(struct srv *s, int64_t user_id, const uint8_t *keep)
 void ws_notify_user(struct srv *s, int64_t tenant_id, int64_t user_id,
                     const uint8_t *except_ticket, const char *json)
 {
-	for (struct ws_conn *c = ws_list; c; c = c->next) {
+	for (struct ws_conn *c = ws_user_bucket(user_id); c; c = c->unext) {
 		if (c->tenant_id != tenant_id || c->user_id != user_id)
 			continue;
 		if (except_ticket && bw_ct_eq(c->ticket_hash, except_ticket, CRYPTO_HASH_LEN))
 			continue;
-		ws_push(c, json);
+		ws_send_text(c, json);
 	}
 }
 
@@ -729,6 +817,10 @@ static int ws_filter(struct lws *wsi, struct pss *pss)
 	char uri[64];
 	copy_hdr(wsi, WSI_TOKEN_GET_URI, uri, sizeof uri);
 	if (strcmp(uri, "/api/v1/events") != 0)
+		return -1;
+	/* admission control (IN-SURGE): a full server refuses new sockets
+	 * before spending a ticket lookup on them */
+	if (g_srv->ws_max > 0 && ws_count >= (size_t)g_srv->ws_max)
 		return -1;
 	struct req *r = req_new(g_srv, NULL);
 	if (!r)
@@ -751,6 +843,7 @@ static int ws_filter(struct lws *wsi, struct pss *pss)
 	pss->ws_authed = true;
 	pss->ws.tenant_id = r->user.tenant_id;
 	pss->ws.user_id = r->user.id;
+	pss->ws.role = r->subj.role;
 	pss->ws.expires_at = r->ticket.expires_at;
 	memcpy(pss->ws.ticket_hash, r->ticket.hash, CRYPTO_HASH_LEN);
 	rc = 0;
@@ -765,22 +858,32 @@ static int ws_established(struct lws *wsi, struct pss *pss)
 		return -1;
 	struct ws_conn *c = &pss->ws;
 	c->wsi = wsi;
+	c->serial = ws_next_serial++;
 	int64_t now = bw_mono_ms();
 	c->next_ping_ms = now + WS_PING_MS;
 	c->next_check_ms = now + WS_CHECK_MS;
-	bw_buf_init(&c->rx, WS_MSG_MAX);
+	c->mode = WS_WAIT_RESUME;
+	bw_buf_init(&c->rx, WS_RX_MAX);
 	c->prev = NULL;
 	c->next = ws_list;
 	if (ws_list)
 		ws_list->prev = c;
 	ws_list = c;
+	size_t h = ws_uhash(c->user_id);
+	c->uprev = NULL;
+	c->unext = ws_ubuckets[h];
+	if (c->unext)
+		c->unext->uprev = c;
+	ws_ubuckets[h] = c;
 	ws_count++;
 	pss->ws_live = true;
-	char hello[160];
+	char hello[192];
 	snprintf(hello, sizeof hello,
-	         "{\"type\":\"hello\",\"user_id\":%lld,\"session_expires_at\":%lld}",
-	         (long long)c->user_id, (long long)c->expires_at);
-	ws_push(c, hello);
+	         "{\"type\":\"hello\",\"user_id\":%lld,\"session_expires_at\":%lld,\"seq\":%lld}",
+	         (long long)c->user_id, (long long)c->expires_at,
+	         (long long)chat_seq_now(g_srv));
+	ws_send_text(c, hello);
+	chat_ws_opened(g_srv, c);
 	return 0;
 }
 
@@ -795,14 +898,17 @@ static void ws_closed(struct pss *pss)
 		ws_list = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	while (c->q_len) {
-		free(c->queue[c->q_head]);
-		c->q_head = (c->q_head + 1) % WS_QUEUE_MAX;
-		c->q_len--;
-	}
+	if (c->uprev)
+		c->uprev->unext = c->unext;
+	else
+		ws_ubuckets[ws_uhash(c->user_id)] = c->unext;
+	if (c->unext)
+		c->unext->uprev = c->uprev;
+	ws_queue_clear(c);
 	bw_buf_free(&c->rx, false);
 	pss->ws_live = false;
 	ws_count--;
+	chat_ws_closed(g_srv, c);
 }
 
 static int ws_writeable(struct lws *wsi, struct pss *pss)
@@ -810,27 +916,32 @@ static int ws_writeable(struct lws *wsi, struct pss *pss)
 	if (!pss->ws_live)
 		return -1;
 	struct ws_conn *c = &pss->ws;
-	if (c->q_len) {
-		char *m = c->queue[c->q_head];
-		size_t n = strlen(m);
-		unsigned char buf[LWS_PRE + WS_MSG_MAX];
-		if (n > WS_MSG_MAX)
-			n = WS_MSG_MAX;
-		memcpy(buf + LWS_PRE, m, n);
-		free(m);
-		c->q_head = (c->q_head + 1) % WS_QUEUE_MAX;
-		c->q_len--;
-		if (lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_TEXT) < (int)n)
+	if (c->q_head && !(c->closing && c->close_code == 4008)) {
+		struct ws_qnode *n = c->q_head;
+		c->q_head = n->next;
+		if (!c->q_head)
+			c->q_tail = NULL;
+		c->q_frames--;
+		c->q_bytes -= n->f->len;
+		struct rt_frame *f = n->f;
+		free(n);
+		int w = lws_write(wsi, (unsigned char *)f->data + LWS_PRE, f->len, LWS_WRITE_TEXT);
+		bool ok = w >= (int)f->len;
+		rt_frame_unref(f);
+		if (!ok)
 			return -1;
-		if (c->q_len) {
+		if (c->q_head) {
 			lws_callback_on_writable(wsi);
 			return 0;
 		}
 	}
 	if (c->closing) {
-		lws_close_reason(wsi, 4001, (unsigned char *)c->close_reason, strlen(c->close_reason));
+		lws_close_reason(wsi, c->close_code ? c->close_code : 4001,
+		                 (unsigned char *)c->close_reason, strlen(c->close_reason));
 		return -1;
 	}
+	if (c->mode == WS_CATCHUP)
+		chat_ws_pump(g_srv, c);
 	return 0;
 }
 
@@ -845,17 +956,27 @@ static int ws_receive(struct lws *wsi, struct pss *pss, const void *in, size_t l
 	}
 	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
 		return 0;
+	/* flood control: a client may not make the loop parse without bound */
+	int64_t mono = bw_mono_ms();
+	if (mono - c->rx_window_ms >= 1000) {
+		c->rx_window_ms = mono;
+		c->rx_count = 0;
+	}
+	if (++c->rx_count > WS_RX_PER_S * 2) {
+		lws_close_reason(wsi, 4029, (unsigned char *)"flood", 5);
+		return -1;
+	}
 	json_error_t jerr;
 	json_t *m = lws_frame_is_binary(wsi) ? NULL
 	          : json_loadb((const char *)c->rx.data, c->rx.len, JSON_REJECT_DUPLICATES, &jerr);
 	c->rx.len = 0;
-	const char *type = m ? json_string_value(json_object_get(m, "type")) : NULL;
+	const char *type = json_is_object(m) ? json_string_value(json_object_get(m, "type")) : NULL;
 	if (!type) {
-		ws_push(c, "{\"type\":\"error\",\"code\":\"invalid_request\",\"message\":\"expected a JSON object with a type\"}");
+		ws_send_text(c, "{\"type\":\"error\",\"code\":\"invalid_request\",\"message\":\"expected a JSON object with a type\"}");
 	} else if (strcmp(type, "ping") == 0) {
-		ws_push(c, "{\"type\":\"pong\"}");
+		ws_send_text(c, "{\"type\":\"pong\"}");
 	} else if (strcmp(type, "pong") != 0) {
-		ws_push(c, "{\"type\":\"error\",\"code\":\"invalid_request\",\"message\":\"unknown type\"}");
+		chat_ws_frame(g_srv, c, m, type);
 	}
 	json_decref(m);
 	return 0;
@@ -898,7 +1019,7 @@ static void tick(lws_sorted_usec_list_t *sul)
 			c->next_ping_ms = mono + WS_PING_MS;
 			char ping[64];
 			snprintf(ping, sizeof ping, "{\"type\":\"ping\",\"t\":%lld}", (long long)now);
-			ws_push(c, ping);
+			ws_send_text(c, ping);
 		}
 	}
 	/* give freed connection memory back after large swings in their number */
@@ -911,6 +1032,7 @@ static void tick(lws_sorted_usec_list_t *sul)
 		trimmed_ms = mono;
 	}
 	api_auth_tick(s);
+	chat_tick(s);
 	if (!s->stop)
 		lws_sul_schedule(s->ctx, 0, &sul_tick, tick, 1 * LWS_US_PER_SEC);
 }
@@ -958,6 +1080,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		if (g_srv && g_srv->wq)
 			workq_drain(g_srv->wq);
+		if (g_srv && g_srv->writer)
+			writer_drain(g_srv->writer);
 		if (g_srv && g_srv->stop && !g_srv->destroying) {
 			/* with an event library lws_service() runs the loop until the
 			 * context is destroyed: the first destroy stops the loop, the
@@ -1077,6 +1201,18 @@ int server_run(struct app *a, const struct server_config *cfg)
 		log_err("cannot drop privileges: %s", bw_strerror(rc));
 		goto out;
 	}
+	/* the realtime writer: its own connection, started as the run user */
+	if ((rc = writer_start(a->data_dir, wq_notify, &s, &s.writer))) {
+		log_err("cannot start the store writer: %s", bw_strerror(rc));
+		goto out;
+	}
+	if ((rc = chat_open(&s, &s.chat)))
+		goto out;
+	{
+		struct rlimit rl;
+		s.ws_max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > 256
+		           ? (int)(rl.rlim_cur > 1000000 ? 1000000 : rl.rlim_cur) - 128 : 1024;
+	}
 	if (cfg->seccomp && (rc = sandbox_seccomp_server())) {
 		log_err("cannot install the seccomp filter: %s", bw_strerror(rc));
 		goto out;
@@ -1108,6 +1244,10 @@ int server_run(struct app *a, const struct server_config *cfg)
 	audit_checkpoint(a->au);
 	rc = 0;
 out:
+	/* the last acknowledgements: flush the writer while sockets still exist */
+	if (s.writer)
+		writer_stop(s.writer);
+	s.writer = NULL;
 	if (s.ctx) {
 		if (!s.destroying)
 			lws_sul_cancel(&sul_tick);
@@ -1115,6 +1255,7 @@ out:
 	}
 	if (s.wq)
 		workq_destroy(s.wq);
+	chat_close(s.chat);
 	ratelimit_destroy(s.rl_login);
 	ratelimit_destroy(s.rl_ws);
 	for (size_t i = 0; i < nstatics; i++)

@@ -219,6 +219,88 @@ int keys_open(struct keyring *kr, int64_t tenant_id, int key_class, const char *
 	return rc;
 }
 
+int keys_seal_alloc(struct keyring *kr, int64_t tenant_id, int key_class, const char *table,
+                    int64_t row_id, const char *column, const void *pt, size_t n,
+                    uint8_t **box, size_t *box_len)
+{
+	if (n > KEYS_BLOB_MAX)
+		return BW_ETOOBIG;
+	uint8_t aad[CRYPTO_AAD_MAX], key[CRYPTO_KEY_LEN];
+	int aad_len = bwc_aad(aad, tenant_id, table, row_id, column);
+	if (aad_len < 0)
+		return aad_len;
+	uint8_t *out = malloc(bwc_box_len(n));
+	if (!out)
+		return BW_ENOMEM;
+	uint32_t ver = 0;
+	pthread_mutex_lock(&kr->mu);
+	int rc = ring_get(kr, tenant_id, key_class, 0, &ver, key);
+	pthread_mutex_unlock(&kr->mu);
+	if (rc == 0)
+		rc = bwc_box_seal(key, ver, aad, (size_t)aad_len, pt, n, out);
+	sodium_memzero(key, sizeof key);
+	if (rc) {
+		free(out);
+		return rc;
+	}
+	*box = out;
+	*box_len = bwc_box_len(n);
+	return 0;
+}
+
+int keys_open_alloc(struct keyring *kr, int64_t tenant_id, int key_class, const char *table,
+                    int64_t row_id, const char *column, const uint8_t *box, size_t box_len,
+                    char **pt, size_t *pt_len)
+{
+	uint32_t ver;
+	size_t n;
+	int rc = bwc_box_peek(box, box_len, &ver, &n);
+	if (rc)
+		return rc;
+	if (n > KEYS_BLOB_MAX)
+		return BW_ETOOBIG;
+	uint8_t aad[CRYPTO_AAD_MAX], key[CRYPTO_KEY_LEN];
+	int aad_len = bwc_aad(aad, tenant_id, table, row_id, column);
+	if (aad_len < 0)
+		return aad_len;
+	char *out = malloc(n + 1);
+	if (!out)
+		return BW_ENOMEM;
+	uint32_t got;
+	pthread_mutex_lock(&kr->mu);
+	rc = ring_get(kr, tenant_id, key_class, ver, &got, key);
+	pthread_mutex_unlock(&kr->mu);
+	if (rc == 0)
+		rc = bwc_box_open(key, aad, (size_t)aad_len, box, box_len, (uint8_t *)out);
+	sodium_memzero(key, sizeof key);
+	if (rc) {
+		sodium_memzero(out, n + 1);
+		free(out);
+		return rc;
+	}
+	out[n] = 0;
+	*pt = out;
+	*pt_len = n;
+	return 0;
+}
+
+int keys_current(struct keyring *kr, int64_t tenant_id, int key_class, uint32_t version,
+                 uint8_t key[32], uint32_t *got_version)
+{
+	uint32_t got = 0;
+	uint8_t k[CRYPTO_KEY_LEN];
+	pthread_mutex_lock(&kr->mu);
+	int rc = ring_get(kr, tenant_id, key_class, version, &got, k);
+	pthread_mutex_unlock(&kr->mu);
+	if (rc == 0) {
+		memcpy(key, k, CRYPTO_KEY_LEN);
+		if (got_version)
+			*got_version = got;
+	}
+	sodium_memzero(k, sizeof k);
+	return rc;
+}
+
 /* Keeps `head` leading and `tail` trailing code points, stars in between. */
 static void mask_keep(const char *in, size_t head, size_t tail, char *out, size_t out_max)
 {

@@ -43,6 +43,21 @@ int keys_open(struct keyring *kr, int64_t tenant_id, int key_class, const char *
               int64_t row_id, const char *column, const struct store_box *in,
               char *out, size_t out_max);
 
+/* Like keys_seal()/keys_open() for values up to KEYS_BLOB_MAX bytes (message
+ * bodies): *box / *pt are malloc'd; the caller frees (and wipes plaintext). */
+#define KEYS_BLOB_MAX (256 * 1024)
+int keys_seal_alloc(struct keyring *kr, int64_t tenant_id, int key_class, const char *table,
+                    int64_t row_id, const char *column, const void *pt, size_t n,
+                    uint8_t **box, size_t *box_len);
+int keys_open_alloc(struct keyring *kr, int64_t tenant_id, int key_class, const char *table,
+                    int64_t row_id, const char *column, const uint8_t *box, size_t box_len,
+                    char **pt, size_t *pt_len);
+/* A copy of the tenant's current key of a class (for streaming file
+ * encryption and key derivation on other threads); the caller wipes it.
+ * With version != 0, that version (to open old files). */
+int keys_current(struct keyring *kr, int64_t tenant_id, int key_class, uint32_t version,
+                 uint8_t key[32], uint32_t *got_version);
+
 /* Masking for display (PS-PI-d, RG-PI): "138****8000", "z***@example.cn",
  * "1101**********1234"; other text keeps its first and last character. */
 void keys_mask_phone(const char *in, char *out, size_t out_max);

@@ -38,6 +38,7 @@ static const char *usage_main =
 	"  audit    verify or export the audit trail\n"
 	"  tenant   add or list tenants\n"
 	"  user     add, list, disable, enable, unlock or reset users\n"
+	"  loadtest-seed  accounts and tickets for a load test (non-production)\n"
 	"  version  print the version\n"
 	"\n"
 	"Run `bulwark <command> --help` for a command's options; see bulwark(1).\n";
@@ -610,6 +611,8 @@ out:
 	return exit_code;
 }
 
+int cli_loadtest_seed(int argc, char **argv);   /* cli_seed.c */
+
 int main(int argc, char **argv)
 {
 	if (getenv("BULWARK_LOG_DEBUG"))
@@ -641,6 +644,8 @@ int main(int argc, char **argv)
 		return cmd_tenant(argc - 1, argv + 1);
 	if (strcmp(cmd, "user") == 0)
 		return cmd_user(argc - 1, argv + 1);
+	if (strcmp(cmd, "loadtest-seed") == 0)
+		return cli_loadtest_seed(argc - 1, argv + 1);
 	fprintf(stderr, "bulwark: unknown command %s\n%s", cmd, usage_main);
 	return 2;
 }

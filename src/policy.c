@@ -29,7 +29,8 @@ static const char *const perm_names[PERM_COUNT_] = {
 	[PERM_SESSION_ADMIN] = "session.admin", [PERM_DEPT_READ] = "dept.read",
 	[PERM_DEPT_WRITE] = "dept.write", [PERM_POLICY_READ] = "policy.read",
 	[PERM_POLICY_WRITE] = "policy.write", [PERM_AUDIT_READ] = "audit.read",
-	[PERM_AUDIT_EXPORT] = "audit.export",
+	[PERM_AUDIT_EXPORT] = "audit.export", [PERM_CHAT] = "chat",
+	[PERM_CHAT_ADMIN] = "chat.admin",
 };
 
 #define P(x) (UINT64_C(1) << (x))
@@ -40,13 +41,15 @@ static const uint64_t role_grants[ROLE_COUNT_] = {
 	[ROLE_NONE] = 0,
 	[ROLE_SYSADMIN] = SELF_ALL | P(PERM_USER_READ) | P(PERM_USER_CREATE) |
 		P(PERM_USER_DISABLE) | P(PERM_USER_UNLOCK) | P(PERM_USER_RESET_PASSWORD) |
-		P(PERM_PII_READ) | P(PERM_DEPT_READ) | P(PERM_DEPT_WRITE) | P(PERM_POLICY_READ),
+		P(PERM_PII_READ) | P(PERM_DEPT_READ) | P(PERM_DEPT_WRITE) | P(PERM_POLICY_READ) |
+		P(PERM_CHAT),
 	[ROLE_SECADMIN] = SELF_ALL | P(PERM_USER_READ) | P(PERM_USER_UNLOCK) |
 		P(PERM_USER_ROLE) | P(PERM_USER_MFA_RESET) | P(PERM_SESSION_ADMIN) |
-		P(PERM_DEPT_READ) | P(PERM_POLICY_READ) | P(PERM_POLICY_WRITE),
+		P(PERM_DEPT_READ) | P(PERM_POLICY_READ) | P(PERM_POLICY_WRITE) | P(PERM_CHAT) |
+		P(PERM_CHAT_ADMIN),
 	[ROLE_AUDITADMIN] = SELF_ALL | P(PERM_AUDIT_READ) | P(PERM_AUDIT_EXPORT),
-	[ROLE_MEMBER] = SELF_ALL,
-	[ROLE_GUEST] = SELF_ALL,
+	[ROLE_MEMBER] = SELF_ALL | P(PERM_CHAT),
+	[ROLE_GUEST] = SELF_ALL | P(PERM_CHAT),
 };
 
 /* What a restricted ticket may still do (PS-IA-d). */
@@ -122,6 +125,8 @@ void tenant_policy_defaults(struct tenant_policy *p)
 	p->mfa_required_all = false;
 	p->single_session = false;
 	p->audit_retention_days = 180;
+	p->recall_window_s = 120;
+	p->chat_rate_per_min = 600;
 }
 
 bool tenant_policy_mfa_required(const struct tenant_policy *p, int role)
@@ -143,6 +148,9 @@ static const struct {
 	{ "absolute_timeout_hours", offsetof(struct tenant_policy, absolute_timeout_hours), 1, 72 },
 	{ "audit_retention_days", offsetof(struct tenant_policy, audit_retention_days), 180, 36500 },
 	{ "audit_capacity_records", offsetof(struct tenant_policy, audit_capacity_records), 0, 2000000000 },
+	{ "recall_window_s", offsetof(struct tenant_policy, recall_window_s), 0, 86400 },
+	{ "chat_retention_days", offsetof(struct tenant_policy, chat_retention_days), 0, 36500 },
+	{ "chat_rate_per_min", offsetof(struct tenant_policy, chat_rate_per_min), 1, 6000 },
 };
 
 int tenant_policy_from_json(struct tenant_policy *out, const char *json, size_t n,
@@ -187,6 +195,32 @@ int tenant_policy_from_json(struct tenant_policy *out, const char *json, size_t 
 			if (!json_is_boolean(v))
 				goto out;
 			p.single_session = json_is_true(v);
+		} else if (strcmp(key, "clamav_optout") == 0) {
+			*err_field = "clamav_optout";
+			if (!json_is_boolean(v))
+				goto out;
+			p.clamav_optout = json_is_true(v);
+		} else if (strcmp(key, "link_policy") == 0) {
+			*err_field = "link_policy";
+			const char *lp = json_string_value(v);
+			if (!lp || (strcmp(lp, "flag") != 0 && strcmp(lp, "block") != 0))
+				goto out;
+			p.link_block = strcmp(lp, "block") == 0;
+		} else if (strcmp(key, "trusted_domains") == 0) {
+			*err_field = "trusted_domains";
+			if (!json_is_array(v) || json_array_size(v) > TENANT_TRUSTED_MAX)
+				goto out;
+			size_t idx;
+			json_t *e;
+			p.trusted_domains_n = 0;
+			json_array_foreach(v, idx, e) {
+				const char *d = json_string_value(e);
+				size_t dl = d ? strlen(d) : 0;
+				if (dl < 3 || dl > 253 || strspn(d, "abcdefghijklmnopqrstuvwxyz0123456789.-") != dl ||
+				    d[0] == '.' || d[0] == '-' || d[dl - 1] == '.' || !strchr(d, '.'))
+					goto out;
+				memcpy(p.trusted_domains[p.trusted_domains_n++], d, dl + 1);
+			}
 		} else if (strcmp(key, "mfa_required_roles") == 0) {
 			*err_field = "mfa_required_roles";
 			if (!json_is_array(v) || json_array_size(v) > ROLE_COUNT_)
@@ -231,6 +265,12 @@ char *tenant_policy_to_json(const struct tenant_policy *p)
 	json_object_set_new(o, "mfa_required_roles", roles);
 	json_object_set_new(o, "mfa_required_all", json_boolean(p->mfa_required_all));
 	json_object_set_new(o, "single_session", json_boolean(p->single_session));
+	json_object_set_new(o, "clamav_optout", json_boolean(p->clamav_optout));
+	json_object_set_new(o, "link_policy", json_string(p->link_block ? "block" : "flag"));
+	json_t *td = json_array();
+	for (int i = 0; i < p->trusted_domains_n; i++)
+		json_array_append_new(td, json_string(p->trusted_domains[i]));
+	json_object_set_new(o, "trusted_domains", td);
 	char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(o);
 	return s;

@@ -46,6 +46,8 @@ enum bw_perm {
 	PERM_POLICY_WRITE,
 	PERM_AUDIT_READ,
 	PERM_AUDIT_EXPORT,
+	PERM_CHAT,              /* conversations and messages (RG-IM-*) */
+	PERM_CHAT_ADMIN,        /* legal holds, link blocklist (RG-WEB-b, IN-PHISH) */
 	PERM_COUNT_
 };
 
@@ -71,6 +73,8 @@ int policy_role_change_allowed(const struct policy_subject *actor, int64_t targe
                                int64_t target_tenant, int new_role);
 
 /* The tenant security policy (stored as JSON, versioned). */
+#define TENANT_TRUSTED_MAX 16
+
 struct tenant_policy {
 	int password_min_length;      /* 8..128, default 12 */
 	int lockout_threshold;        /* 3..20, default 5 */
@@ -84,6 +88,14 @@ struct tenant_policy {
 	int audit_capacity_records;   /* 0: none; else alert when the tenant's
 	                               * records reach it (records are never dropped
 	                               * before their retention ends) */
+	/* chat (RG-IM-c, RG-WEB-b, IN-SURGE, IN-PHISH) */
+	int recall_window_s;          /* 0..86400, default 120 */
+	int chat_retention_days;      /* 0: keep; else messages older are purged */
+	int chat_rate_per_min;        /* sends per user per minute, default 600 */
+	bool link_block;              /* true: refuse messages with listed links */
+	bool clamav_optout;           /* true: uploads skip scanning (audited) */
+	int trusted_domains_n;
+	char trusted_domains[TENANT_TRUSTED_MAX][254];
 };
 
 void tenant_policy_defaults(struct tenant_policy *p);

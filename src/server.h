@@ -41,6 +41,62 @@ struct server_config {
 
 struct srv;
 struct lws;
+struct writer;
+struct chat;
+
+/* ---- realtime connections (http.c; protocol in chat.c) ------------------ */
+#define WS_RX_MAX (16 * 1024)        /* one client frame */
+#define WS_QUEUE_FRAMES 256          /* per connection, then close 4008 */
+#define WS_QUEUE_BYTES (1024 * 1024)
+
+/* A serialised frame shared by every connection it is queued on; the
+ * payload starts at data + LWS_PRE (room for the WebSocket header). */
+struct rt_frame {
+	int refs;
+	uint32_t len;
+	char data[];
+};
+struct rt_frame *rt_frame_new(const char *json, size_t len);   /* refs = 1 */
+void rt_frame_unref(struct rt_frame *f);
+const char *rt_frame_text(const struct rt_frame *f);
+
+struct ws_qnode { struct ws_qnode *next; struct rt_frame *f; };
+
+enum ws_mode { WS_WAIT_RESUME = 0, WS_CATCHUP, WS_LIVE };
+
+struct ws_conn {
+	struct ws_conn *prev, *next;       /* every live socket */
+	struct ws_conn *uprev, *unext;     /* the same user-hash bucket */
+	struct lws *wsi;
+	uint64_t serial;                   /* never reused: async completions find
+	                                    * their socket by it */
+	int64_t tenant_id, user_id;
+	int role;
+	uint8_t ticket_hash[CRYPTO_HASH_LEN];
+	int64_t expires_at;
+	int64_t next_ping_ms, next_check_ms;
+	struct ws_qnode *q_head, *q_tail;
+	uint32_t q_frames, q_bytes;
+	int64_t cursor;                    /* highest event seq sent */
+	uint8_t mode;                      /* enum ws_mode */
+	bool closing;
+	uint16_t close_code;
+	char close_reason[16];
+	int64_t rx_window_ms;              /* client frame-rate window */
+	uint32_t rx_count;
+	struct bw_buf rx;
+};
+
+/* Queues a frame (takes a reference); past the queue limits the socket is
+ * closed with 4008 and the client resumes. */
+void ws_send(struct ws_conn *c, struct rt_frame *f);
+void ws_send_text(struct ws_conn *c, const char *json);
+void ws_close(struct ws_conn *c, uint16_t code, const char *reason);
+/* First socket of the user's hash bucket; follow ->unext and compare
+ * ->user_id (buckets are shared). */
+struct ws_conn *ws_user_bucket(int64_t user_id);
+struct ws_conn *ws_by_serial(int64_t user_id, uint64_t serial);
+size_t ws_live_count(void);
 
 struct req {
 	struct srv *srv;
@@ -100,6 +156,9 @@ struct srv {
 	int destroying;
 	int64_t started_ms;
 	char hostname[128];
+	struct writer *writer;          /* realtime writes (writer.h) */
+	struct chat *chat;
+	int ws_max;                     /* admission control on upgrades */
 };
 
 int server_run(struct app *a, const struct server_config *cfg);
@@ -114,6 +173,9 @@ void req_error_ex(struct req *r, int status, const char *code, const char *messa
 void req_empty(struct req *r, int status);
 void req_raw(struct req *r, int status, const char *ctype, struct bw_buf *body); /* takes body */
 void req_header(struct req *r, const char *name, const char *value);
+/* Keeps a request alive past its handler (answer it later, then release). */
+void req_hold(struct req *r);
+void req_release(struct req *r);
 /* A zeroed context for req_async(); NULL after answering 500 itself. */
 void *req_ctx_new(struct req *r, size_t n);
 /* Runs work on a worker, then done on the loop; 429 when the pool is full. */

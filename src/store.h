@@ -258,4 +258,10 @@ struct store {
  * pending migrations. */
 int store_sqlite_open(const char *data_dir, bool create, struct store **out);
 
+/* The SQLite connection of a store opened by store_sqlite_open(), for the
+ * modules whose queries are SQLite-specific today (chat_store.c, writer.c;
+ * docs/adr/0008).  Same thread rules as the store. */
+struct sqlite3;
+struct sqlite3 *store_sqlite_handle(struct store *s);
+
 #endif

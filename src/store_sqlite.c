@@ -208,6 +208,110 @@ static const char *const store_sqlite_migrations[] = {
 	"WHEN OLD.seq >= COALESCE((SELECT MAX(upto) FROM audit_purge_gate), 0)\n"
 	"BEGIN SELECT RAISE(ABORT, 'audit checkpoints are removed only by retention purge'); END;\n"
 	"PRAGMA application_id = " STORE_STR(STORE_SQLITE_APP_ID) ";\n",
+	/* 2: chat — conversations, members, messages, events (docs/realtime.md) */
+	"CREATE TABLE conversations(\n"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"  tenant_id INTEGER NOT NULL REFERENCES tenants(id),\n"
+	"  kind TEXT NOT NULL CHECK(kind IN ('direct','group','channel','announce')),\n"
+	"  name BLOB,\n"                       /* box, KEY_CLASS_DATA */
+	"  topic BLOB,\n"                      /* box, KEY_CLASS_DATA */
+	"  direct_key TEXT,\n"                 /* 'low:high' user ids of a direct chat */
+	"  settings TEXT NOT NULL,\n"          /* JSON of switches; no user content */
+	"  created_by INTEGER NOT NULL,\n"
+	"  created_at INTEGER NOT NULL,\n"
+	"  dissolved_at INTEGER NOT NULL DEFAULT 0,\n"
+	"  legal_hold INTEGER NOT NULL DEFAULT 0,\n"
+	"  last_msg_id INTEGER NOT NULL DEFAULT 0,\n"
+	"  last_activity INTEGER NOT NULL DEFAULT 0\n"
+	") STRICT;\n"
+	"CREATE UNIQUE INDEX conversations_direct ON conversations(tenant_id, direct_key)\n"
+	"  WHERE direct_key IS NOT NULL;\n"
+	"CREATE INDEX conversations_tenant ON conversations(tenant_id, kind);\n"
+	"CREATE TABLE conv_members(\n"
+	"  conv_id INTEGER NOT NULL REFERENCES conversations(id),\n"
+	"  user_id INTEGER NOT NULL REFERENCES users(id),\n"
+	"  tenant_id INTEGER NOT NULL,\n"
+	"  role TEXT NOT NULL CHECK(role IN ('owner','admin','member')),\n"
+	"  status TEXT NOT NULL CHECK(status IN ('active','pending')),\n"
+	"  poster INTEGER NOT NULL DEFAULT 0,\n"
+	"  muted_until INTEGER NOT NULL DEFAULT 0,\n"
+	"  joined_at INTEGER NOT NULL,\n"
+	"  joined_seq INTEGER NOT NULL DEFAULT 0,\n"
+	"  joined_msg INTEGER NOT NULL DEFAULT 0,\n"
+	"  read_msg INTEGER NOT NULL DEFAULT 0,\n"
+	"  PRIMARY KEY(conv_id, user_id)\n"
+	") WITHOUT ROWID, STRICT;\n"
+	"CREATE INDEX conv_members_user ON conv_members(user_id, conv_id);\n"
+	"CREATE TABLE files(\n"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"  tenant_id INTEGER NOT NULL REFERENCES tenants(id),\n"
+	"  conv_id INTEGER NOT NULL REFERENCES conversations(id),\n"
+	"  uploader INTEGER NOT NULL,\n"
+	"  name BLOB NOT NULL,\n"              /* box */
+	"  size INTEGER NOT NULL,\n"
+	"  mime TEXT NOT NULL,\n"
+	"  status TEXT NOT NULL CHECK(status IN ('clean','infected','unscanned','purged')),\n"
+	"  signature TEXT NOT NULL DEFAULT '',\n"
+	"  key_version INTEGER NOT NULL,\n"
+	"  created_at INTEGER NOT NULL\n"
+	") STRICT;\n"
+	"CREATE TABLE messages(\n"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"  tenant_id INTEGER NOT NULL,\n"
+	"  conv_id INTEGER NOT NULL REFERENCES conversations(id),\n"
+	"  sender_id INTEGER NOT NULL,\n"
+	"  cid TEXT,\n"
+	"  kind TEXT NOT NULL CHECK(kind IN ('text','file','system')),\n"
+	"  body BLOB,\n"                       /* box; NULL once recalled or purged */
+	"  reply_to INTEGER NOT NULL DEFAULT 0,\n"
+	"  thread_root INTEGER NOT NULL DEFAULT 0,\n"
+	"  file_id INTEGER NOT NULL DEFAULT 0,\n"
+	"  forwarded INTEGER NOT NULL DEFAULT 0,\n"
+	"  link_flag INTEGER NOT NULL DEFAULT 0,\n"
+	"  created_at INTEGER NOT NULL,\n"
+	"  edited_at INTEGER NOT NULL DEFAULT 0,\n"
+	"  recalled_at INTEGER NOT NULL DEFAULT 0,\n"
+	"  recalled_by INTEGER NOT NULL DEFAULT 0\n"
+	") STRICT;\n"
+	"CREATE INDEX messages_conv ON messages(conv_id, id);\n"
+	"CREATE INDEX messages_thread ON messages(thread_root, id) WHERE thread_root != 0;\n"
+	"CREATE UNIQUE INDEX messages_cid ON messages(sender_id, cid) WHERE cid IS NOT NULL;\n"
+	"CREATE TABLE reactions(\n"
+	"  msg_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,\n"
+	"  user_id INTEGER NOT NULL,\n"
+	"  emoji TEXT NOT NULL,\n"
+	"  tenant_id INTEGER NOT NULL,\n"
+	"  PRIMARY KEY(msg_id, user_id, emoji)\n"
+	") WITHOUT ROWID, STRICT;\n"
+	"CREATE TABLE events(\n"
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"  tenant_id INTEGER NOT NULL,\n"
+	"  conv_id INTEGER NOT NULL,\n"
+	"  target_user INTEGER NOT NULL DEFAULT 0,\n"   /* 0: every member */
+	"  kind TEXT NOT NULL,\n"
+	"  msg_id INTEGER NOT NULL DEFAULT 0,\n"
+	"  actor INTEGER NOT NULL DEFAULT 0,\n"
+	"  detail TEXT NOT NULL DEFAULT '{}',\n"        /* ids and switches only */
+	"  created_at INTEGER NOT NULL\n"
+	") STRICT;\n"
+	"CREATE INDEX events_conv ON events(conv_id, seq);\n"
+	"CREATE INDEX events_target ON events(target_user, seq) WHERE target_user != 0;\n"
+	"CREATE TABLE search_terms(\n"
+	"  tenant_id INTEGER NOT NULL,\n"
+	"  term BLOB NOT NULL,\n"              /* keyed hash of a token (search.h) */
+	"  msg_id INTEGER NOT NULL,\n"
+	"  conv_id INTEGER NOT NULL,\n"
+	"  PRIMARY KEY(tenant_id, term, msg_id)\n"
+	") WITHOUT ROWID, STRICT;\n"
+	"CREATE INDEX search_terms_msg ON search_terms(msg_id);\n"
+	"CREATE TABLE link_blocklist(\n"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"  tenant_id INTEGER NOT NULL REFERENCES tenants(id),\n"
+	"  entry TEXT NOT NULL,\n"
+	"  created_by INTEGER NOT NULL,\n"
+	"  created_at INTEGER NOT NULL,\n"
+	"  UNIQUE(tenant_id, entry)\n"
+	") STRICT;\n",
 };
 
 #define STORE_SQLITE_SCHEMA_VERSION ((int64_t)BW_ARRAY_LEN(store_sqlite_migrations))
@@ -2414,6 +2518,11 @@ static int store_fix_modes(const char *db_path)
 }
 
 static const struct store_ops store_sqlite_ops;
+
+sqlite3 *store_sqlite_handle(struct store *s)
+{
+	return store_sqlite_of(s)->db;
+}
 
 /* Opens the connection and applies the settings and migrations; on error
  * the caller closes ss. */

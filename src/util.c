@@ -38,6 +38,8 @@ const char *bw_strerror(int err)
 	case BW_ECORRUPT: return "integrity check failed";
 	case BW_EPOLICY: return "rejected by policy";
 	case BW_ECONFLICT: return "conflicting state";
+	case BW_EUNAVAIL: return "service unavailable";
+	case BW_EINFECTED: return "malware found";
 	}
 	return "unknown error";
 }

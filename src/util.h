@@ -37,6 +37,8 @@ enum {
 	BW_ECORRUPT = -14,  /* integrity check failed (audit chain) */
 	BW_EPOLICY = -15,   /* password or input violates policy */
 	BW_ECONFLICT = -16, /* state conflict (e.g. already enrolled) */
+	BW_EUNAVAIL = -17,  /* a required service (clamd) is unreachable */
+	BW_EINFECTED = -18, /* a file carries malware */
 };
 
 const char *bw_strerror(int err);
