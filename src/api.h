@@ -84,6 +84,12 @@ void h_blocklist_list(struct req *r);
 void h_blocklist_add(struct req *r);
 void h_blocklist_import(struct req *r);
 void h_blocklist_delete(struct req *r);
+/* api_files.c */
+void h_upload_start(struct req *r);
+void h_upload_chunk(struct req *r);
+void h_upload_finish(struct req *r);
+void h_file_get(struct req *r);
+void files_tick(void);
 void chat_file_unlink(const char *data_dir, int64_t tenant_id, int64_t file_id);
 /* Maps a BW_E* from the store to a reply. */
 void api_store_error(struct req *r, int rc);

@@ -1614,6 +1614,7 @@ void chat_tick(struct srv *s)
 #else
 	const int64_t every = 60000;
 #endif
+	files_tick();
 	int64_t mono = bw_mono_ms();
 	if (mono - c->last_retention_ms < every)
 		return;

@@ -594,7 +594,7 @@ static void dispatch(struct req *r)
 	if (r->dispatched)
 		return;     /* lws may report an empty body's completion too */
 	r->dispatched = true;
-	if (r->body.len) {
+	if (r->body.len && !r->raw_body) {
 		json_error_t jerr;
 		if (!bw_utf8_valid((const char *)r->body.data, r->body.len, true)) {
 			req_error(r, 400, "invalid_request", "body is not valid UTF-8");
@@ -643,11 +643,16 @@ static int http_begin(struct lws *wsi, struct pss *pss, const char *uri)
 		req_error(r, 405, "method_not_allowed", "method not allowed");
 		return 0;
 	}
+	/* upload chunks are raw bytes with their own, larger limit */
+	if (r->method == M_PUT && strncmp(r->path, "/api/v1/uploads/", 16) == 0) {
+		r->raw_body = true;
+		r->body.max = UPLOAD_CHUNK_MAX;
+	}
 	char cl[32];
 	copy_hdr(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl, sizeof cl);
 	long long len = cl[0] ? strtoll(cl, NULL, 10) : 0;
-	if (len < 0 || len > REQ_BODY_MAX) {
-		req_error(r, 413, "payload_too_large", "request body over %d bytes", REQ_BODY_MAX);
+	if (len < 0 || (size_t)len > r->body.max) {
+		req_error(r, 413, "payload_too_large", "request body over %zu bytes", r->body.max);
 		return 0;
 	}
 	if (len > 0 && r->method != M_GET)
@@ -1049,7 +1054,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_HTTP_BODY:
 		if (pss->r && bw_buf_append(&pss->r->body, in, len) != 0) {
 			pss->r->body.len = 0;
-			req_error(pss->r, 413, "payload_too_large", "request body over %d bytes", REQ_BODY_MAX);
+			req_error(pss->r, 413, "payload_too_large", "request body over %zu bytes", pss->r->body.max);
 		}
 		return 0;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:

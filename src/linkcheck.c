@@ -1292,18 +1292,27 @@ static const char *lc_registrable(const char *d)
 	return two;
 }
 
-/* Skeleton of host equals that of x on x's label count, and the names
- * differ. */
-static bool lc_skel_match(const char *host, const char *hskel, const char *x)
+/* The last labels of host, as many as x has, are not x but have x's
+ * skeleton xs. */
+static bool lc_skel_match(const char *host, const char *hskel, const char *x, const char *xs)
 {
-	char xs[LC_SKEL_MAX];
 	int m = lc_count_labels(x);
 	const char *hs = lc_suffix_labels(host, m), *hk = lc_suffix_labels(hskel, m);
 	if (!hs || !hk || strcmp(hs, x) == 0)
 		return false;
-	if (lc_skeleton_host(x, xs, sizeof xs) < 0)
-		return false;
 	return strcmp(hk, xs) == 0;
+}
+
+/* Skeleton xs appears as whole labels in hskel, but not at its end
+ * ("example.cn.login.example"). */
+static bool lc_skel_contains(const char *hskel, const char *xs)
+{
+	size_t hl = strlen(hskel), xl = strlen(xs);
+	for (size_t p = 0; xl > 0 && p + xl < hl; p++)
+		if ((p == 0 || hskel[p - 1] == '.') && hskel[p + xl] == '.' &&
+		    memcmp(hskel + p, xs, xl) == 0)
+			return true;
+	return false;
 }
 
 static bool lc_in(const char *s, size_t n, const char *const *set, size_t nset)
@@ -1399,7 +1408,7 @@ static int lc_lookalike(const char *const *trusted, int nt, const char *host, bo
                         struct linkcheck_result *r)
 {
 	char tn[LINKCHECK_HOST_MAX + 1], ul[LC_LABEL_U_MAX];
-	char *hskel = NULL;
+	char *hskel = NULL, *xs;
 	int rc = 0;
 
 	*is_trusted = false;
@@ -1410,20 +1419,28 @@ static int lc_lookalike(const char *const *trusted, int nt, const char *host, bo
 			return 0;
 		}
 	}
-	hskel = malloc(LC_SKEL_MAX);
+	hskel = malloc(2 * LC_SKEL_MAX);
 	if (!hskel)
 		return BW_ENOMEM;
+	xs = hskel + LC_SKEL_MAX;
 	if (lc_skeleton_host(host, hskel, LC_SKEL_MAX) == 0) {
 		for (int i = 0; i < nt; i++) {
 			if (!trusted[i] || linkcheck_host_normalise(trusted[i], tn, sizeof tn) != 0 ||
 			    lc_host_is_ip(tn))
 				continue;
 			const char *reg = lc_registrable(tn);
-			const char *hit = lc_skel_match(host, hskel, tn) ? tn
-			                  : (reg != tn && lc_skel_match(host, hskel, reg)) ? reg : NULL;
-			if (hit) {
-				lc_reason(r, LINK_LOOKALIKE, "lookalike of ", hit, strlen(hit));
-				goto out;
+			for (int k = 0; k < 2; k++) {
+				const char *x = k ? reg : tn;
+				if ((k && reg == tn) || lc_skeleton_host(x, xs, LC_SKEL_MAX) < 0)
+					continue;
+				if (lc_skel_match(host, hskel, x, xs)) {
+					lc_reason(r, LINK_LOOKALIKE, "lookalike of ", x, strlen(x));
+					goto out;
+				}
+				if (lc_skel_contains(hskel, xs)) {
+					lc_reason(r, LINK_LOOKALIKE, "contains the name ", x, strlen(x));
+					goto out;
+				}
 			}
 		}
 	}

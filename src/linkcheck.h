@@ -133,6 +133,8 @@ struct linkcheck_result {
  * LINK_LOOKALIKE, unless the host is a trusted domain or a subdomain of one:
  *  - its confusable skeleton (TR39-style, see linkcheck.c) equals that of a
  *    trusted domain or of the trusted domain's registrable part;
+ *  - it contains such a name (or a lookalike of it) as whole labels, not at
+ *    its end ("example.cn.login.example");
  *  - a label mixes scripts (Latin+Cyrillic etc.; the CJK combinations
  *    Latin+Han+Kana, Latin+Han+Bopomofo and Latin+Han+Hangul are allowed);
  *  - a label is entirely Cyrillic/Greek/Armenian letters that look Latin,

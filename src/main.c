@@ -56,12 +56,15 @@ static const char *usage_init =
 
 static const char *usage_serve =
 	"usage: bulwark serve --data DIR [--listen HOST:PORT] [--web DIR] [--workers N]\n"
-	"                     [--user NAME]\n"
+	"                     [--user NAME] [--clamd SOCKET]\n"
 	"\n"
 	"Serves HTTPS and WebSocket on HOST:PORT (default 127.0.0.1:8443) and the\n"
 	"web client from --web (default ./web/dist).  Started as root it drops to\n"
 	"--user (default \"bulwark\", else \"nobody\").  The network process runs\n"
-	"under a seccomp allow-list; BULWARK_SECCOMP=log only logs violations.\n";
+	"under a seccomp allow-list; BULWARK_SECCOMP=log only logs violations.\n"
+	"Chat attachments are scanned by clamd at --clamd (default DIR/clamd/clamd.sock;\n"
+	"production: the system clamd, e.g. /run/clamav/clamd.ctl); without it uploads\n"
+	"are refused unless the tenant's policy opts out.\n";
 
 static const char *usage_audit =
 	"usage: bulwark audit verify --data DIR\n"
@@ -84,7 +87,7 @@ static const char *usage_user =
 
 struct opts {
 	const char *data, *tenant, *crypto, *listen, *web, *user_name, *username, *role,
-	           *display, *format;
+	           *display, *format, *clamd;
 	int workers;
 	bool json, help;
 };
@@ -95,6 +98,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "data", required_argument, 0, 'd' }, { "tenant", required_argument, 0, 't' },
 		{ "crypto", required_argument, 0, 'c' }, { "listen", required_argument, 0, 'l' },
 		{ "web", required_argument, 0, 'w' }, { "workers", required_argument, 0, 'n' },
+		{ "clamd", required_argument, 0, 'C' },
 		{ "user", required_argument, 0, 'u' }, { "username", required_argument, 0, 'U' },
 		{ "role", required_argument, 0, 'r' }, { "display-name", required_argument, 0, 'D' },
 		{ "format", required_argument, 0, 'f' }, { "json", no_argument, 0, 'j' },
@@ -109,6 +113,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'c': o->crypto = optarg; break;
 		case 'l': o->listen = optarg; break;
 		case 'w': o->web = optarg; break;
+		case 'C': o->clamd = optarg; break;
 		case 'n': o->workers = atoi(optarg); break;
 		case 'u': o->user_name = optarg; break;
 		case 'U': o->username = optarg; break;
@@ -259,6 +264,10 @@ static int cmd_serve(int argc, char **argv)
 		return 2;
 	}
 	snprintf(cfg.web_dir, sizeof cfg.web_dir, "%s", o.web ? o.web : "web/dist");
+	if (o.clamd)
+		snprintf(cfg.clamd_socket, sizeof cfg.clamd_socket, "%s", o.clamd);
+	else
+		snprintf(cfg.clamd_socket, sizeof cfg.clamd_socket, "%s/clamd/clamd.sock", o.data);
 	cfg.workers = o.workers > 0 ? o.workers : 2;
 	cfg.seccomp = true;
 	cfg.run_uid = cfg.run_gid = -1;

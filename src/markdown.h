@@ -8,7 +8,8 @@
  *  - link URLs: leading/trailing C0 controls and spaces and every tab/CR/LF
  *    are removed (as browsers do), then a URL with a scheme is kept only
  *    for http, https, mailto, tel and data:image/(png|gif|jpeg|webp);
- *    relative URLs are kept.  A refused link renders as its text only.
+ *    relative URLs are kept.  A refused (or empty) URL renders as the
+ *    link's text only.
  *    This is stricter than CMARK_OPT_SAFE's denylist (javascript:,
  *    vbscript:, file:, other data:);
  *  - every <a> carries rel="noopener noreferrer nofollow" target="_blank";
@@ -43,8 +44,9 @@
  * described above.  On success *out is a malloc'd NUL-terminated string of
  * *out_len bytes that the caller frees; empty input gives "".
  * BW_ETOOBIG: len > MARKDOWN_IN_MAX or the HTML would exceed
- * MARKDOWN_OUT_MAX; BW_EINVAL: not valid UTF-8, or NUL / C0 controls other
- * than tab, CR, LF (bw_utf8_valid); BW_ENOMEM.  Out-params are written only
+ * MARKDOWN_OUT_MAX; BW_EINVAL: not valid UTF-8, or NUL, DEL or C0 controls
+ * other than tab, CR, LF (bw_utf8_valid); BW_ENOMEM.  Controls produced by
+ * numeric entities (&#6;) are shown as U+FFFD.  Out-params are written only
  * on success. */
 int markdown_render(const char *md, size_t len, char **out, size_t *out_len);
 

@@ -376,7 +376,10 @@ int sandbox_seccomp_server(void)
 		"fstat", "lstat", "newfstatat", "statx", "fstatfs", "access",
 		"faccessat", "faccessat2", "readlink", "readlinkat", "getcwd",
 		"getdents64", "unlink", "unlinkat", "rename", "renameat", "renameat2",
+		"link", "linkat",
 		"mkdir", "mkdirat", "rmdir", "fchmod", "fchown", "umask",
+		/* uploads are held in anonymous memory files until scanned */
+		"memfd_create",
 		/* memory */
 		"brk", "mmap", "munmap", "mremap", "mprotect", "madvise", "msync",
 		"mlock", "munlock",
@@ -428,6 +431,11 @@ int sandbox_seccomp_server(void)
 	if (rc == 0)
 		rc = sandbox_rule(ctx, SCMP_ACT_ALLOW, "tgkill", 1,
 		                  SANDBOX_EQ(0, (scmp_datum_t)getpid()), sandbox_noarg);
+	/* New sockets: local (unix) ones only, for clamd; nothing reaches the
+	 * network that was not listening before the filter. */
+	if (rc == 0)
+		rc = sandbox_rule(ctx, SCMP_ACT_ALLOW, "socket", 1,
+		                  SANDBOX_EQ(0, AF_UNIX), sandbox_noarg);
 	/* ioctl: non-blocking mode, bytes pending, isatty() from stdio. */
 	static const unsigned long ioctls[] = { FIONREAD, FIONBIO, TCGETS };
 	for (size_t i = 0; rc == 0 && i < BW_ARRAY_LEN(ioctls); i++)

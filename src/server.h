@@ -22,6 +22,7 @@
 #include "workq.h"
 
 #define REQ_BODY_MAX (64 * 1024)
+#define UPLOAD_CHUNK_MAX (256 * 1024)    /* raw body of PUT /api/v1/uploads/{id} */
 #define REQ_PATH_MAX 512
 #define API_PARAM_MAX 80                  /* bytes of one '*' path segment + NUL */
 #define RESP_BODY_MAX (64 * 1024 * 1024)
@@ -37,6 +38,7 @@ struct server_config {
 	int workers;
 	bool seccomp;
 	long run_uid, run_gid;     /* -1: stay */
+	char clamd_socket[108];    /* clamd's unix socket ("" : uploads fail closed) */
 };
 
 struct srv;
@@ -114,6 +116,7 @@ struct req {
 	char csrf[64];
 	char device_cookie[64];
 	struct bw_buf body;
+	bool raw_body;             /* upload chunk: bytes, not JSON (UPLOAD_CHUNK_MAX) */
 	json_t *json;              /* parsed body (objects only) */
 	const char *params[2];     /* path segments matched by '*' */
 	char param_buf[2][API_PARAM_MAX];

@@ -248,10 +248,11 @@ export class Server {
 
 	// Creates a data directory with tenant "acme" (and more via opts.tenants)
 	// and starts the server.  opts.start=false only initialises.
-	static async start({ tenants = [], start = true } = {}) {
+	static async start({ tenants = [], start = true, extraArgs = [] } = {}) {
 		if (!binExists())
 			throw new Error(`${BIN} does not exist or is not executable (build it: make build/asan/bulwark)`);
 		const s = new this();   // subclasses (the browser harness) get their own kind
+		s.extraArgs = extraArgs;   // more `bulwark serve` options (e.g. --clamd)
 		s.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bulwark-test-'));
 		try {
 			await s.setup(tenants, start);
@@ -340,7 +341,7 @@ export class Server {
 		this.stdout = '';
 		this.exit = null;
 		this.stopped = false;
-		const args = ['serve', '--data', this.dir, '--listen', `127.0.0.1:${port}`, '--web', WEB_DIR];
+		const args = ['serve', '--data', this.dir, '--listen', `127.0.0.1:${port}`, '--web', WEB_DIR, ...(this.extraArgs || [])];
 		const proc = spawn(BIN, args, {
 			cwd: ROOT, env: { ...CHILD_ENV, BULWARK_TEST_CLOCK: this.clockPath },
 			stdio: ['ignore', 'pipe', 'pipe'],
