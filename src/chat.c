@@ -17,6 +17,7 @@
 #include "keyd.h"
 #include "linkcheck.h"
 #include "markdown.h"
+#include "rtproto.h"
 #include "search.h"
 #include "util.h"
 
@@ -1217,19 +1218,6 @@ void chat_ws_pump(struct srv *s, struct ws_conn *c)
 	 * (ws_writeable calls back here) */
 }
 
-static bool json_id(json_t *m, const char *key, int64_t *out)
-{
-	json_t *v = json_object_get(m, key);
-	if (!v || json_is_null(v)) {
-		*out = 0;
-		return true;
-	}
-	if (!json_is_integer(v) || json_integer_value(v) < 0)
-		return false;
-	*out = json_integer_value(v);
-	return true;
-}
-
 static void ws_nack(struct ws_conn *c, const char *cid, const char *code, const char *msg)
 {
 	json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "type", "nack", "cid", cid ? cid : "",
@@ -1241,19 +1229,12 @@ static void ws_nack(struct ws_conn *c, const char *cid, const char *code, const 
 	json_decref(o);
 }
 
-static void ws_frame_send(struct srv *s, struct ws_conn *c, json_t *m)
+static void ws_frame_send(struct srv *s, struct ws_conn *c, const struct rt_in *m)
 {
-	const char *cid = json_string_value(json_object_get(m, "cid"));
-	const char *body = json_string_value(json_object_get(m, "body"));
-	struct chat_send_in in = { 0 };
-	if (!cid || !body || !json_id(m, "conv", &in.conv_id) || !json_id(m, "reply_to", &in.reply_to) ||
-	    !json_id(m, "thread_root", &in.thread_root)) {
-		ws_nack(c, cid, "invalid_request", "send needs conv, cid and body");
-		return;
-	}
-	in.body = body;
-	in.body_len = json_string_length(json_object_get(m, "body"));
-	in.cid = cid;
+	struct chat_send_in in = {
+		.conv_id = m->conv, .reply_to = m->reply_to, .thread_root = m->thread_root,
+		.body = m->body, .body_len = m->body_len, .cid = m->cid,
+	};
 	struct store_user u;
 	memset(&u, 0, sizeof u);
 	u.id = c->user_id;
@@ -1261,7 +1242,7 @@ static void ws_frame_send(struct srv *s, struct ws_conn *c, json_t *m)
 	int status;
 	const char *code, *msg;
 	if (chat_send(s, c->tenant_id, &u, c->role, &in, NULL, c->serial, &status, &code, &msg) != 0)
-		ws_nack(c, cid, code, msg);
+		ws_nack(c, m->cid, code, msg);
 }
 
 /* read pointer: stored by the writer; the receipt goes to the members */
@@ -1330,20 +1311,16 @@ int chat_mark_read(struct srv *s, int64_t tenant_id, int64_t user_id, int64_t co
 	return writer_submit(s->writer, &op->job) ? (op_free(op), BW_EBUSY) : 0;
 }
 
-void chat_ws_frame(struct srv *s, struct ws_conn *c, json_t *m, const char *type)
+void chat_ws_frame(struct srv *s, struct ws_conn *c, const struct rt_in *m)
 {
-	if (strcmp(type, "resume") == 0) {
+	switch (m->type) {
+	case RT_RESUME:
 		if (c->mode != WS_WAIT_RESUME) {
 			ws_error(c, "invalid_request", "resume once per connection");
 			return;
 		}
-		json_t *since = json_object_get(m, "since");
-		if (since && !json_is_null(since)) {
-			if (!json_is_integer(since) || json_integer_value(since) < 0) {
-				ws_error(c, "invalid_request", "since must be a sequence number");
-				return;
-			}
-			c->cursor = json_integer_value(since);
+		if (m->has_since) {
+			c->cursor = m->since;
 			c->mode = WS_CATCHUP;
 			chat_ws_pump(s, c);
 		} else {
@@ -1354,36 +1331,31 @@ void chat_ws_frame(struct srv *s, struct ws_conn *c, json_t *m, const char *type
 			ws_send_text(c, done);
 		}
 		return;
-	}
-	if (strcmp(type, "send") == 0) {
+	case RT_SEND:
 		ws_frame_send(s, c, m);
 		return;
-	}
-	int64_t conv = 0, msg = 0;
-	if (strcmp(type, "typing") == 0 || strcmp(type, "read") == 0) {
-		if (!json_id(m, "conv", &conv) || !json_id(m, "msg", &msg)) {
-			ws_error(c, "invalid_request", "conv and msg must be ids");
-			return;
-		}
-		struct chat_conv *cv = chat_conv_get(s, c->tenant_id, conv);
+	case RT_TYPING:
+	case RT_READ: {
+		struct chat_conv *cv = chat_conv_get(s, c->tenant_id, m->conv);
 		if (!chat_member_active(cv, c->user_id)) {
 			ws_error(c, "not_found", "no such conversation");
 			return;
 		}
-		if (type[0] == 't') {
+		if (m->type == RT_TYPING) {
 			if (cv->n > PRESENCE_GROUP_MAX * 10)
 				return;   /* no typing storms in very large groups */
 			char t[128];
 			snprintf(t, sizeof t, "{\"type\":\"typing\",\"conv\":%lld,\"user\":%lld}",
-			         (long long)conv, (long long)c->user_id);
+			         (long long)m->conv, (long long)c->user_id);
 			conv_broadcast(s, cv, c->user_id, t);
-		} else if (msg > 0) {
-			if (chat_mark_read(s, c->tenant_id, c->user_id, conv, msg) != 0)
-				ws_error(c, "unavailable", "busy; try again");
+		} else if (m->msg > 0 && chat_mark_read(s, c->tenant_id, c->user_id, m->conv, m->msg) != 0) {
+			ws_error(c, "unavailable", "busy; try again");
 		}
 		return;
 	}
-	ws_error(c, "invalid_request", "unknown type");
+	default:
+		ws_error(c, "invalid_request", "unknown type");
+	}
 }
 
 /* Presence: first socket of a user opened / last one closed, told to the

@@ -81,8 +81,9 @@ struct chat_member *chat_member_active(struct chat_conv *cv, int64_t user_id);
 void chat_conv_forget(struct srv *s, int64_t conv_id);
 
 /* --- realtime, called by http.c ---------------------------------------- */
-/* A client frame (already parsed JSON object with a string "type"). */
-void chat_ws_frame(struct srv *s, struct ws_conn *c, json_t *m, const char *type);
+/* A client frame, parsed and validated by rtproto_parse(). */
+struct rt_in;
+void chat_ws_frame(struct srv *s, struct ws_conn *c, const struct rt_in *in);
 /* Called when a catching-up connection's queue has room: sends the next
  * backlog page or switches it live. */
 void chat_ws_pump(struct srv *s, struct ws_conn *c);

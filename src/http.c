@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 #include "server.h"
 #include "chat.h"
+#include "rtproto.h"
 #include "writer.h"
 #include "audit.h"
 #include "keyd.h"
@@ -971,19 +972,27 @@ static int ws_receive(struct lws *wsi, struct pss *pss, const void *in, size_t l
 		lws_close_reason(wsi, 4029, (unsigned char *)"flood", 5);
 		return -1;
 	}
-	json_error_t jerr;
-	json_t *m = lws_frame_is_binary(wsi) ? NULL
-	          : json_loadb((const char *)c->rx.data, c->rx.len, JSON_REJECT_DUPLICATES, &jerr);
+	struct rt_in f;
+	const char *code = "invalid_request", *err = "binary frames are not part of the protocol";
+	int rc = lws_frame_is_binary(wsi) ? BW_EINVAL
+	       : rtproto_parse((const char *)c->rx.data, c->rx.len, &f, &code, &err);
 	c->rx.len = 0;
-	const char *type = json_is_object(m) ? json_string_value(json_object_get(m, "type")) : NULL;
-	if (!type) {
-		ws_send_text(c, "{\"type\":\"error\",\"code\":\"invalid_request\",\"message\":\"expected a JSON object with a type\"}");
-	} else if (strcmp(type, "ping") == 0) {
-		ws_send_text(c, "{\"type\":\"pong\"}");
-	} else if (strcmp(type, "pong") != 0) {
-		chat_ws_frame(g_srv, c, m, type);
+	if (rc) {
+		json_t *e = f.type == RT_SEND && f.cid[0]
+			? json_pack("{s:s,s:s,s:s,s:s}", "type", "nack", "cid", f.cid, "code", code, "message", err)
+			: json_pack("{s:s,s:s,s:s}", "type", "error", "code", code, "message", err);
+		char *t = e ? json_dumps(e, JSON_COMPACT) : NULL;
+		if (t)
+			ws_send_text(c, t);
+		free(t);
+		json_decref(e);
+		return 0;
 	}
-	json_decref(m);
+	if (f.type == RT_PING)
+		ws_send_text(c, "{\"type\":\"pong\"}");
+	else if (f.type != RT_PONG)
+		chat_ws_frame(g_srv, c, &f);
+	rtproto_free(&f);
 	return 0;
 }
 

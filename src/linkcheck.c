@@ -1409,7 +1409,6 @@ static int lc_lookalike(const char *const *trusted, int nt, const char *host, bo
 {
 	char tn[LINKCHECK_HOST_MAX + 1], ul[LC_LABEL_U_MAX];
 	char *hskel = NULL, *xs;
-	int rc = 0;
 
 	*is_trusted = false;
 	for (int i = 0; i < nt; i++) {
@@ -1460,7 +1459,7 @@ static int lc_lookalike(const char *const *trusted, int nt, const char *host, bo
 	}
 out:
 	free(hskel);
-	return rc;
+	return 0;
 }
 
 static int lc_check(const struct linkcheck_list *bl, const char *const *trusted, int nt,

@@ -135,6 +135,8 @@ test('a message sent on the socket is acknowledged after commit and delivered to
 	d.c.send({ type: 'send', conv: group.id, cid: cid(), body: 'let me in' });
 	assert.equal((await d.c.next((x) => x.type === 'nack', 5000, 'nack')).code, 'not_found');
 	a.c.send({ type: 'send', conv: group.id, cid: 'bad cid!', body: 'x' });
+	assert.equal((await a.c.next((x) => x.type === 'error', 5000, 'error')).code, 'invalid_request');
+	a.c.send({ type: 'send', conv: group.id, cid: cid(), body: 7 });
 	assert.equal((await a.c.next((x) => x.type === 'nack', 5000, 'nack')).code, 'invalid_request');
 	a.c.send({ type: 'send', conv: group.id, cid: cid(), body: 'x'.repeat(8193) });
 	assert.equal((await a.c.next((x) => x.type === 'nack', 5000, 'nack')).code, 'too_large');
