@@ -1070,7 +1070,7 @@ void h_conv_messages_post(struct req *r)
 	const char *body, *cid;
 	int64_t reply = 0, thread = 0;
 	if (!param_id(r, 0, &id) || !req_only(r, allowed) ||
-	    !req_str(r, "body", true, CHAT_BODY_MAX * 4, &body) || !req_str(r, "cid", false, 80, &cid) ||
+	    !req_text(r, "body", true, CHAT_BODY_MAX * 4, &body) || !req_str(r, "cid", false, 80, &cid) ||
 	    !req_int(r, "reply_to", false, 0, INT64_MAX, &reply) ||
 	    !req_int(r, "thread_root", false, 0, INT64_MAX, &thread))
 		return;
@@ -1302,7 +1302,7 @@ void h_msg_patch(struct req *r)
 	struct chat_conv *cv;
 	struct chat_member *me;
 	const char *body;
-	if (!req_only(r, allowed) || !req_str(r, "body", true, CHAT_BODY_MAX, &body) ||
+	if (!req_only(r, allowed) || !req_text(r, "body", true, CHAT_BODY_MAX, &body) ||
 	    !load_msg(r, &m, &cv, &me))
 		return;
 	size_t bl = json_string_length(json_object_get(r->json, "body"));

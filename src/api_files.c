@@ -330,7 +330,7 @@ void h_upload_finish(struct req *r)
 	static const char *const allowed[] = { "cid", "body", NULL };
 	struct upload *u = upload_find(r);
 	const char *body, *cid;
-	if (!u || !req_only(r, allowed) || !req_str(r, "body", false, CHAT_BODY_MAX, &body) ||
+	if (!u || !req_only(r, allowed) || !req_text(r, "body", false, CHAT_BODY_MAX, &body) ||
 	    !req_str(r, "cid", false, CHAT_CID_MAX, &cid))
 		return;
 	if (u->busy) {

@@ -623,8 +623,8 @@ static json_t *user_brief(struct srv *s, int64_t tenant_id, int64_t user_id)
 	char name[STORE_FIELD_MAX + 1] = "";
 	keys_open(s->app->kr, tenant_id, KEY_CLASS_DATA, "users", u.id, "display_name",
 	          &u.display_name, name, sizeof name);
-	return json_pack("{s:I,s:s,s:s}", "id", (json_int_t)u.id, "username", u.username,
-	                 "display_name", name[0] ? name : u.username);
+	return json_pack("{s:I,s:s,s:s,s:b}", "id", (json_int_t)u.id, "username", u.username,
+	                 "display_name", name[0] ? name : u.username, "online", chat_user_online(u.id));
 }
 
 json_t *chat_conv_json(struct srv *s, struct chat_conv *cv, int64_t user_id)

@@ -250,7 +250,8 @@ static void wq_notify(void *arg)
 
 /* ---- body helpers ------------------------------------------------------ */
 
-bool req_str(struct req *r, const char *key, bool required, size_t max, const char **out)
+static bool req_string(struct req *r, const char *key, bool required, size_t max,
+                       bool multiline, const char **out)
 {
 	json_t *v = r->json ? json_object_get(r->json, key) : NULL;
 	*out = NULL;
@@ -269,12 +270,22 @@ bool req_str(struct req *r, const char *key, bool required, size_t max, const ch
 		req_error(r, 400, "invalid_request", "field %s is longer than %zu bytes", key, max);
 		return false;
 	}
-	if (!bw_utf8_valid(s, n, false)) {
+	if (!bw_utf8_valid(s, n, multiline)) {
 		req_error(r, 400, "invalid_request", "field %s contains invalid characters", key);
 		return false;
 	}
 	*out = s;
 	return true;
+}
+
+bool req_str(struct req *r, const char *key, bool required, size_t max, const char **out)
+{
+	return req_string(r, key, required, max, false, out);
+}
+
+bool req_text(struct req *r, const char *key, bool required, size_t max, const char **out)
+{
+	return req_string(r, key, required, max, true, out);
 }
 
 bool req_int(struct req *r, const char *key, bool required, int64_t min, int64_t max,

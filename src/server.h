@@ -188,6 +188,8 @@ void req_async(struct req *r, void (*work)(struct req *), void (*done)(struct re
 /* --- body helpers: each replies 400 itself and returns NULL on failure --- */
 /* A string member: required or optional, max bytes, UTF-8 checked. */
 bool req_str(struct req *r, const char *key, bool required, size_t max, const char **out);
+/* Like req_str() but multi-line text: tabs and newlines allowed. */
+bool req_text(struct req *r, const char *key, bool required, size_t max, const char **out);
 bool req_int(struct req *r, const char *key, bool required, int64_t min, int64_t max,
              int64_t *out);
 bool req_bool(struct req *r, const char *key, bool *out);

@@ -201,6 +201,8 @@ test('recall: live for the others, content destroyed, window enforced, admins ma
 });
 
 test('edit, reactions, replies and threads', async () => {
+	const ml = await send(bob, group.id, 'line one\n- item\n\tindented');
+	assert.equal(ml.message.body, 'line one\n- item\n\tindented', 'multi-line Markdown is kept');
 	const m = await send(bob, group.id, 'typo heer');
 	assertError(await srv.request('PATCH', `/api/v1/messages/${m.message.id}`, { json: { body: 'x' }, token: ann.ticket }), 403, 'forbidden');
 	const e = await srv.request('PATCH', `/api/v1/messages/${m.message.id}`, { json: { body: 'typo here' }, token: bob.ticket });
@@ -370,6 +372,7 @@ test('send rate limits answer 429 with Retry-After', async () => {
 	assert.equal(limited.json.error.code, 'rate_limited');
 	assert.ok(Number(limited.headers['retry-after']) >= 1);
 	assertStatus(await srv.put('/api/v1/policy', { chat_rate_per_min: 6000 }, T(sec)), 200);
+	await new Promise((r) => setTimeout(r, 500));   // the bucket refills at the new rate
 });
 
 test('retention purges expired messages except under legal hold; purges are audited', async () => {

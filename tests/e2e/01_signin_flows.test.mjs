@@ -250,6 +250,8 @@ test('flow 4: the system administrator creates a member who signs in', { timeout
 		assert.equal(s.user.display_name, 'Test Member');
 		assert.equal(await tid(p2, 'nav-users').count(), 0, 'no Users page for a member');
 		assert.equal(await tid(p2, 'nav-audit').count(), 0, 'no Audit page for a member');
+		await tid(p2, 'nav-chat').waitFor({ state: 'visible' });   // members start in Chat
+		await tid(p2, 'nav-security').click();
 		await tid(p2, 'account-details').waitFor({ state: 'visible' });
 		// The one-time password is spent.
 		const rq = await playwright.request.newContext({ ignoreHTTPSErrors: true });

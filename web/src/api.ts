@@ -13,6 +13,11 @@ export type User = Schemas['User'];
 export type Role = Schemas['Role'];
 export type SessionInfo = Schemas['SessionInfo'];
 export type ErrorCode = Schemas['ErrorCode'];
+export type Conversation = Schemas['Conversation'];
+export type ChatMessage = Schemas['ChatMessage'];
+export type Member = Schemas['Member'];
+export type UserRef = Schemas['UserRef'];
+export type ConvSettings = Schemas['ConvSettings'];
 
 type Method = 'get' | 'post' | 'put' | 'delete' | 'patch';
 type Op<P extends keyof paths, M extends Method> = NonNullable<paths[P][M]>;
@@ -136,6 +141,11 @@ export async function api<M extends Method, P extends PathsWith<M>>(
 		window.clearTimeout(timer);
 	}
 
+	return decode<OkOf<Op<P, M>>>(res, !!opts.quiet401);
+}
+
+/** Turns a response into its decoded body, or throws ApiError. */
+async function decode<T>(res: Response, quiet401: boolean): Promise<T> {
 	let data: unknown = null;
 	const type = res.headers.get('Content-Type') ?? '';
 	if (res.status !== 204 && type.includes('application/json')) {
@@ -145,7 +155,7 @@ export async function api<M extends Method, P extends PathsWith<M>>(
 			throw new ApiError(res.status, 'bad_response', 'response is not valid JSON', null);
 		}
 	}
-	if (res.ok) return data as OkOf<Op<P, M>>;
+	if (res.ok) return data as T;
 
 	const err = (data as { error?: Schemas['ErrorBody'] } | null)?.error;
 	const retry = Number.parseInt(res.headers.get('Retry-After') ?? '', 10);
@@ -156,8 +166,51 @@ export async function api<M extends Method, P extends PathsWith<M>>(
 		data,
 		Number.isFinite(retry) ? retry : undefined,
 	);
-	if (e.code === 'unauthenticated' && !opts.quiet401 && onUnauthenticated) onUnauthenticated();
+	if (e.code === 'unauthenticated' && !quiet401 && onUnauthenticated) onUnauthenticated();
 	throw e;
+}
+
+/**
+ * PUT of raw bytes (an attachment chunk: PUT /api/v1/uploads/{upload_id}
+ * ?offset=N, application/octet-stream), which the JSON-only api() cannot
+ * send.  Same CSRF header, timeout and error decoding as api().
+ */
+export async function putUploadChunk(
+	uploadId: string,
+	offset: number,
+	chunk: Blob,
+	signal?: AbortSignal,
+): Promise<{ received: number }> {
+	const url = buildUrl('/api/v1/uploads/{upload_id}', { upload_id: uploadId }, { offset });
+	const headers: Record<string, string> = { Accept: 'application/json', 'Content-Type': 'application/octet-stream' };
+	if (csrfToken) headers['X-CSRF-Token'] = csrfToken;
+	const ctl = new AbortController();
+	const timer = window.setTimeout(() => ctl.abort(), TIMEOUT_MS * 2);
+	const onAbort = () => ctl.abort();
+	signal?.addEventListener('abort', onAbort);
+	let res: Response;
+	try {
+		res = await fetch(url, {
+			method: 'PUT',
+			headers,
+			body: chunk,
+			credentials: 'same-origin',
+			cache: 'no-store',
+			redirect: 'error',
+			signal: ctl.signal,
+		});
+	} catch (e) {
+		throw new ApiError(0, 'network', e instanceof Error ? e.message : 'network error', null);
+	} finally {
+		window.clearTimeout(timer);
+		signal?.removeEventListener('abort', onAbort);
+	}
+	return decode<{ received: number }>(res, false);
+}
+
+/** URL of an attachment (GET; the cookie authenticates it; served as a download). */
+export function fileUrl(id: number): string {
+	return buildUrl('/api/v1/files/{id}', { id });
 }
 
 /** URL of an audit export download (GET; the cookie authenticates it). */

@@ -1,13 +1,19 @@
 // views/shell.ts — the signed-in frame: left rail (bottom bar on phones),
-// top bar with who/where/which device, and the hash router (#/security,
-// #/users, #/departments, #/policy, #/audit).  Only the pages the role can
-// use are shown.
+// top bar with who/where/which device, and the hash router (#/chat,
+// #/security, #/users, #/departments, #/policy, #/audit).  Only the pages
+// the role can use are shown.  Chat is the first entry and the start page
+// of every role that chats (all but the audit administrator, whom the
+// server keeps out of chat); its rail entry carries the unread count (from the chat
+// store, which the event stream keeps current on every page), and hash
+// changes inside #/chat (#/chat/ID) are left to the chat page.
 import type { Role, SessionInfo } from '../api';
 import { h, replace } from '../dom';
 import { type Key, t } from '../i18n';
 import type { IconName } from '../icons';
+import { type ChatStore, chatStore } from '../chat-store';
 import { badge, button, icon, langSwitch } from '../ui';
 import { auditPage } from './audit';
+import { chatPage } from './chat';
 import { departmentsPage } from './departments';
 import { policyPage } from './policy';
 import { securityPage } from './security';
@@ -19,7 +25,7 @@ export interface AppCtx {
 	refresh(): Promise<SessionInfo | null>;
 }
 
-type RouteId = 'security' | 'users' | 'departments' | 'policy' | 'audit';
+type RouteId = 'chat' | 'security' | 'users' | 'departments' | 'policy' | 'audit';
 
 interface Route {
 	id: RouteId;
@@ -31,7 +37,11 @@ interface Route {
 	page(ctx: AppCtx): HTMLElement;
 }
 
+/** Roles that take part in chat (audit administrators do not: separation of duties). */
+const CHAT_ROLES: Role[] = ['member', 'guest', 'sysadmin', 'secadmin'];
+
 const ROUTES: Route[] = [
+	{ id: 'chat', icon: 'chat', label: 'nav.chat', roles: CHAT_ROLES, page: chatPage },
 	{ id: 'security', icon: 'shield', label: 'nav.security', roles: null, page: securityPage },
 	{ id: 'users', icon: 'users', label: 'nav.users', roles: ['sysadmin', 'secadmin'], page: usersPage },
 	{
@@ -56,8 +66,8 @@ export function allowedRoutes(role: Role): Route[] {
 }
 
 function defaultRoute(role: Role): RouteId {
+	if (CHAT_ROLES.includes(role)) return 'chat';
 	if (role === 'auditadmin') return 'audit';
-	if (role === 'sysadmin' || role === 'secadmin') return 'users';
 	return 'security';
 }
 
@@ -75,6 +85,37 @@ export function appShell(ctx: AppCtx): () => Node {
 	let rail: HTMLElement;
 	let title: HTMLElement;
 	let content: HTMLElement;
+	let shellEl: HTMLElement;
+	let shown: RouteId | null = null;
+	const chat: ChatStore | null = CHAT_ROLES.includes(s.user.role) ? chatStore(s) : null;
+
+	/** The chat entry's unread badge and the window title's count. */
+	function drawUnread(): void {
+		if (!chat || (!holder.isConnected && shown !== null)) return;
+		const n = chat.totalUnread();
+		const item = rail?.querySelector('a[data-route="chat"]');
+		if (item) {
+			let b = item.querySelector<HTMLElement>('.rail-badge');
+			if (n > 0) {
+				if (!b) {
+					b = h('span', { class: 'rail-badge', testid: 'nav-chat-unread' });
+					item.appendChild(b);
+				}
+				b.textContent = n > 99 ? '99+' : String(n);
+				b.setAttribute('aria-label', t('chat.unreadN', { n }));
+			} else b?.remove();
+		}
+		const route = currentRoute(s.user.role);
+		const base = `${t(route.label)} · ${t('app.name')}`;
+		document.title = n > 0 ? `(${n > 99 ? '99+' : n}) ${base}` : base;
+	}
+	const offChat = chat?.on((c) => {
+		if (!holder.isConnected && shown !== null) {
+			offChat?.();
+			return;
+		}
+		if (c.kind === 'list' || c.kind === 'reset') drawUnread();
+	});
 
 	function navigate(focus: boolean): void {
 		const route = currentRoute(s.user.role);
@@ -82,6 +123,13 @@ export function appShell(ctx: AppCtx): () => Node {
 			if (a.dataset.route === route.id) a.setAttribute('aria-current', 'page');
 			else a.removeAttribute('aria-current');
 		}
+		shellEl.classList.toggle('shell-chat', route.id === 'chat');
+		content.classList.toggle('content-chat', route.id === 'chat');
+		if (route.id === 'chat' && shown === 'chat' && content.firstChild) {
+			/* #/chat/ID: the chat page follows the hash itself */
+			return;
+		}
+		shown = route.id;
 		if (route.id === 'security') {
 			newDevice = false;
 			rail.querySelector('.rail-dot')?.remove();
@@ -89,6 +137,7 @@ export function appShell(ctx: AppCtx): () => Node {
 		replace(title, t(route.label));
 		document.title = `${t(route.label)} · ${t('app.name')}`;
 		replace(content, route.page(ctx));
+		drawUnread();
 		if (focus) {
 			window.scrollTo(0, 0);
 			content.focus({ preventScroll: true });
@@ -170,7 +219,9 @@ export function appShell(ctx: AppCtx): () => Node {
 			{ type: 'button', class: 'skip-link', on: { click: () => content.focus() } },
 			t('common.skipToContent'),
 		);
-		replace(holder, h('div', { class: 'shell' }, skip, rail, h('div', { class: 'main' }, topbar, content)));
+		shellEl = h('div', { class: 'shell' }, skip, rail, h('div', { class: 'main' }, topbar, content));
+		replace(holder, shellEl);
+		shown = null;
 		navigate(false);
 	}
 
