@@ -21,6 +21,7 @@
 #include "search.h"
 #include "util.h"
 
+#include <libwebsockets.h>
 #include <sodium.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -1196,7 +1197,13 @@ void chat_ws_pump(struct srv *s, struct ws_conn *c)
 		ws_close(c, 1011, "internal");
 		return;
 	}
+	bool full = false;
 	for (int i = 0; i < n && !c->closing; i++) {
+		/* a page never overflows the queue: the rest follows when it drains */
+		if (c->q_bytes > WS_QUEUE_BYTES / 2 || c->q_frames > WS_QUEUE_FRAMES / 2) {
+			full = true;
+			break;
+		}
 		json_t *o = event_json(s, c->tenant_id, &evs[i]);
 		c->cursor = evs[i].seq;
 		if (!o)
@@ -1208,7 +1215,9 @@ void chat_ws_pump(struct srv *s, struct ws_conn *c)
 		free(t);
 	}
 	free(evs);
-	if (n < CHAT_RESUME_PAGE && !c->closing) {
+	if (full && !c->closing)
+		lws_callback_on_writable(c->wsi);
+	else if (n < CHAT_RESUME_PAGE && !c->closing) {
 		c->mode = WS_LIVE;
 		char done[96];
 		snprintf(done, sizeof done, "{\"type\":\"resumed\",\"seq\":%lld}", (long long)c->cursor);
