@@ -987,7 +987,9 @@ static int ws_receive(struct lws *wsi, struct pss *pss, const void *in, size_t l
 	const char *code = "invalid_request", *err = "binary frames are not part of the protocol";
 	int rc = lws_frame_is_binary(wsi) ? BW_EINVAL
 	       : rtproto_parse((const char *)c->rx.data, c->rx.len, &f, &code, &err);
-	c->rx.len = 0;
+	/* an idle socket keeps no receive buffer (per-connection budget) */
+	bw_buf_free(&c->rx, false);
+	bw_buf_init(&c->rx, WS_RX_MAX);
 	if (rc) {
 		json_t *e = f.type == RT_SEND && f.cid[0]
 			? json_pack("{s:s,s:s,s:s,s:s}", "type", "nack", "cid", f.cid, "code", code, "message", err)
@@ -1056,10 +1058,17 @@ static void tick(lws_sorted_usec_list_t *sul)
 		trimmed_count = ws_count;
 		trimmed_ms = mono;
 	}
-	api_auth_tick(s);
-	chat_tick(s);
+	/* housekeeping once a second; the socket checks above run every tick
+	 * (100 ms) so that re-checking thousands of tickets is spread out
+	 * instead of stalling the loop once a second */
+	static int64_t housekeeping_ms;
+	if (mono - housekeeping_ms >= 1000) {
+		housekeeping_ms = mono;
+		api_auth_tick(s);
+		chat_tick(s);
+	}
 	if (!s->stop)
-		lws_sul_schedule(s->ctx, 0, &sul_tick, tick, 1 * LWS_US_PER_SEC);
+		lws_sul_schedule(s->ctx, 0, &sul_tick, tick, 100 * LWS_US_PER_MS);
 }
 
 /* ---- the protocol callback ----------------------------------------------- */
