@@ -84,6 +84,26 @@ void h_blocklist_list(struct req *r);
 void h_blocklist_add(struct req *r);
 void h_blocklist_import(struct req *r);
 void h_blocklist_delete(struct req *r);
+/* api_docs.c */
+void h_folders_list(struct req *r);
+void h_folders_create(struct req *r);
+void h_folder_patch(struct req *r);
+void h_folder_delete(struct req *r);
+void h_docs_list(struct req *r);
+void h_docs_create(struct req *r);
+void h_doc_get(struct req *r);
+void h_doc_patch(struct req *r);
+void h_doc_delete(struct req *r);
+void h_doc_duplicate(struct req *r);
+void h_doc_restore(struct req *r);
+void h_doc_purge(struct req *r);
+void h_doc_perms_get(struct req *r);
+void h_doc_perms_put(struct req *r);
+void h_doc_versions(struct req *r);
+void h_doc_version_create(struct req *r);
+void h_doc_version_get(struct req *r);
+void h_doc_version_restore(struct req *r);
+
 /* api_files.c */
 void h_upload_start(struct req *r);
 void h_upload_chunk(struct req *r);

@@ -13,6 +13,7 @@
  */
 #include "chat.h"
 #include "api.h"
+#include "docs.h"
 #include "keys.h"
 #include "keyd.h"
 #include "linkcheck.h"
@@ -1362,6 +1363,12 @@ void chat_ws_frame(struct srv *s, struct ws_conn *c, const struct rt_in *m)
 		}
 		return;
 	}
+	case RT_DOC_OPEN:
+	case RT_DOC_OP:
+	case RT_DOC_CURSOR:
+	case RT_DOC_CLOSE:
+		docs_ws_frame(s, c, m);
+		return;
 	default:
 		ws_error(c, "invalid_request", "unknown type");
 	}

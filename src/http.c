@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 #include "server.h"
 #include "chat.h"
+#include "docs.h"
 #include "rtproto.h"
 #include "writer.h"
 #include "audit.h"
@@ -926,6 +927,7 @@ static void ws_closed(struct pss *pss)
 	pss->ws_live = false;
 	ws_count--;
 	chat_ws_closed(g_srv, c);
+	docs_ws_closed(g_srv, c);
 }
 
 static int ws_writeable(struct lws *wsi, struct pss *pss)
@@ -1066,6 +1068,7 @@ static void tick(lws_sorted_usec_list_t *sul)
 		housekeeping_ms = mono;
 		api_auth_tick(s);
 		chat_tick(s);
+		docs_tick(s);
 	}
 	if (!s->stop)
 		lws_sul_schedule(s->ctx, 0, &sul_tick, tick, 100 * LWS_US_PER_MS);
@@ -1240,7 +1243,7 @@ int server_run(struct app *a, const struct server_config *cfg)
 		log_err("cannot start the store writer: %s", bw_strerror(rc));
 		goto out;
 	}
-	if ((rc = chat_open(&s, &s.chat)))
+	if ((rc = chat_open(&s, &s.chat)) || (rc = docs_open(&s, &s.docs)))
 		goto out;
 	{
 		struct rlimit rl;
@@ -1289,6 +1292,7 @@ out:
 	}
 	if (s.wq)
 		workq_destroy(s.wq);
+	docs_close(s.docs);
 	chat_close(s.chat);
 	ratelimit_destroy(s.rl_login);
 	ratelimit_destroy(s.rl_ws);

@@ -30,7 +30,7 @@ static const char *const perm_names[PERM_COUNT_] = {
 	[PERM_DEPT_WRITE] = "dept.write", [PERM_POLICY_READ] = "policy.read",
 	[PERM_POLICY_WRITE] = "policy.write", [PERM_AUDIT_READ] = "audit.read",
 	[PERM_AUDIT_EXPORT] = "audit.export", [PERM_CHAT] = "chat",
-	[PERM_CHAT_ADMIN] = "chat.admin",
+	[PERM_CHAT_ADMIN] = "chat.admin", [PERM_DOCS] = "docs", [PERM_DOCS_ADMIN] = "docs.admin",
 };
 
 #define P(x) (UINT64_C(1) << (x))
@@ -42,14 +42,14 @@ static const uint64_t role_grants[ROLE_COUNT_] = {
 	[ROLE_SYSADMIN] = SELF_ALL | P(PERM_USER_READ) | P(PERM_USER_CREATE) |
 		P(PERM_USER_DISABLE) | P(PERM_USER_UNLOCK) | P(PERM_USER_RESET_PASSWORD) |
 		P(PERM_PII_READ) | P(PERM_DEPT_READ) | P(PERM_DEPT_WRITE) | P(PERM_POLICY_READ) |
-		P(PERM_CHAT),
+		P(PERM_CHAT) | P(PERM_DOCS),
 	[ROLE_SECADMIN] = SELF_ALL | P(PERM_USER_READ) | P(PERM_USER_UNLOCK) |
 		P(PERM_USER_ROLE) | P(PERM_USER_MFA_RESET) | P(PERM_SESSION_ADMIN) |
 		P(PERM_DEPT_READ) | P(PERM_POLICY_READ) | P(PERM_POLICY_WRITE) | P(PERM_CHAT) |
-		P(PERM_CHAT_ADMIN),
+		P(PERM_CHAT_ADMIN) | P(PERM_DOCS) | P(PERM_DOCS_ADMIN),
 	[ROLE_AUDITADMIN] = SELF_ALL | P(PERM_AUDIT_READ) | P(PERM_AUDIT_EXPORT),
-	[ROLE_MEMBER] = SELF_ALL | P(PERM_CHAT),
-	[ROLE_GUEST] = SELF_ALL | P(PERM_CHAT),
+	[ROLE_MEMBER] = SELF_ALL | P(PERM_CHAT) | P(PERM_DOCS),
+	[ROLE_GUEST] = SELF_ALL | P(PERM_CHAT) | P(PERM_DOCS),
 };
 
 /* What a restricted ticket may still do (PS-IA-d). */
@@ -127,6 +127,7 @@ void tenant_policy_defaults(struct tenant_policy *p)
 	p->audit_retention_days = 180;
 	p->recall_window_s = 120;
 	p->chat_rate_per_min = 600;
+	p->doc_trash_days = 30;
 }
 
 bool tenant_policy_mfa_required(const struct tenant_policy *p, int role)
@@ -151,6 +152,7 @@ static const struct {
 	{ "recall_window_s", offsetof(struct tenant_policy, recall_window_s), 0, 86400 },
 	{ "chat_retention_days", offsetof(struct tenant_policy, chat_retention_days), 0, 36500 },
 	{ "chat_rate_per_min", offsetof(struct tenant_policy, chat_rate_per_min), 1, 6000 },
+	{ "doc_trash_days", offsetof(struct tenant_policy, doc_trash_days), 1, 3650 },
 };
 
 int tenant_policy_from_json(struct tenant_policy *out, const char *json, size_t n,

@@ -48,6 +48,8 @@ enum bw_perm {
 	PERM_AUDIT_EXPORT,
 	PERM_CHAT,              /* conversations and messages (RG-IM-*) */
 	PERM_CHAT_ADMIN,        /* legal holds, link blocklist (RG-WEB-b, IN-PHISH) */
+	PERM_DOCS,              /* documents and folders (RG-DOC-*) */
+	PERM_DOCS_ADMIN,        /* destroy a document before its trash period ends */
 	PERM_COUNT_
 };
 
@@ -94,6 +96,7 @@ struct tenant_policy {
 	int chat_rate_per_min;        /* sends per user per minute, default 600 */
 	bool link_block;              /* true: refuse messages with listed links */
 	bool clamav_optout;           /* true: uploads skip scanning (audited) */
+	int doc_trash_days;           /* 1..3650, default 30 (RG-DOC-g) */
 	int trusted_domains_n;
 	char trusted_domains[TENANT_TRUSTED_MAX][254];
 };

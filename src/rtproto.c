@@ -10,7 +10,16 @@
 static const struct { const char *name; int type; } types[] = {
 	{ "resume", RT_RESUME }, { "send", RT_SEND }, { "typing", RT_TYPING },
 	{ "read", RT_READ }, { "ping", RT_PING }, { "pong", RT_PONG },
+	{ "doc.open", RT_DOC_OPEN }, { "doc.op", RT_DOC_OP }, { "doc.cursor", RT_DOC_CURSOR },
+	{ "doc.close", RT_DOC_CLOSE },
 };
+
+static bool token_ok(const char *s, size_t max)
+{
+	size_t n = s ? strlen(s) : 0;
+	return n >= 1 && n <= max &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
+}
 
 static bool id_of(json_t *o, const char *key, bool required, int64_t *out)
 {
@@ -100,6 +109,38 @@ int rtproto_parse(const char *buf, size_t n, struct rt_in *out, const char **cod
 			goto fail;
 		}
 		break;
+	case RT_DOC_OPEN:
+	case RT_DOC_CLOSE:
+		if (!id_of(o, "doc", true, &out->doc)) {
+			*err = "doc must be an id";
+			goto fail;
+		}
+		break;
+	case RT_DOC_CURSOR:
+		if (!id_of(o, "doc", true, &out->doc) || !id_of(o, "index", true, &out->index) ||
+		    !id_of(o, "length", false, &out->length)) {
+			*err = "doc, index and length must be non-negative integers";
+			goto fail;
+		}
+		break;
+	case RT_DOC_OP: {
+		const char *oid = json_string_value(json_object_get(o, "oid"));
+		if (!token_ok(oid, RTPROTO_OID_MAX)) {
+			*err = "oid must be 1-64 characters of A-Z a-z 0-9 _ -";
+			goto fail;
+		}
+		memcpy(out->oid, oid, strlen(oid) + 1);
+		if (!id_of(o, "doc", true, &out->doc) || !id_of(o, "rev", true, &out->rev)) {
+			*err = "doc and rev must be non-negative integers";
+			goto fail;
+		}
+		out->op = json_object_get(o, "op");
+		if (!json_is_object(out->op) && !json_is_array(out->op)) {
+			*err = "op must be a delta";
+			goto fail;
+		}
+		break;
+	}
 	default:
 		break;
 	}
@@ -109,6 +150,7 @@ fail:
 	json_decref(o);
 	out->root = NULL;
 	out->body = NULL;
+	out->op = NULL;
 	return rc;
 }
 
@@ -117,4 +159,5 @@ void rtproto_free(struct rt_in *in)
 	json_decref(in->root);
 	in->root = NULL;
 	in->body = NULL;
+	in->op = NULL;
 }

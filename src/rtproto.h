@@ -19,7 +19,9 @@
 #define RTPROTO_BODY_MAX (8 * 1024)
 #define RTPROTO_CID_MAX 64
 
-enum rt_type { RT_RESUME = 1, RT_SEND, RT_TYPING, RT_READ, RT_PING, RT_PONG };
+enum rt_type { RT_RESUME = 1, RT_SEND, RT_TYPING, RT_READ, RT_PING, RT_PONG,
+               RT_DOC_OPEN, RT_DOC_OP, RT_DOC_CURSOR, RT_DOC_CLOSE };
+#define RTPROTO_OID_MAX 64
 
 struct rt_in {
 	int type;
@@ -28,6 +30,10 @@ struct rt_in {
 	char cid[RTPROTO_CID_MAX + 1];
 	const char *body;          /* points into root; valid until rtproto_free */
 	size_t body_len;
+	/* documents (docs/collab.md) */
+	int64_t doc, rev, index, length;
+	char oid[RTPROTO_OID_MAX + 1];
+	json_t *op;                /* the "op" member (object or array), borrowed from root */
 	json_t *root;
 };
 

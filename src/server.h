@@ -45,9 +45,10 @@ struct srv;
 struct lws;
 struct writer;
 struct chat;
+struct docs;
 
 /* ---- realtime connections (http.c; protocol in chat.c) ------------------ */
-#define WS_RX_MAX (16 * 1024)        /* one client frame */
+#define WS_RX_MAX (1024 * 1024 + 64 * 1024) /* one client frame (a document op) */
 #define WS_QUEUE_FRAMES 256          /* per connection, then close 4008 */
 #define WS_QUEUE_BYTES (1024 * 1024)
 
@@ -161,6 +162,7 @@ struct srv {
 	char hostname[128];
 	struct writer *writer;          /* realtime writes (writer.h) */
 	struct chat *chat;
+	struct docs *docs;
 	int ws_max;                     /* admission control on upgrades */
 };
 

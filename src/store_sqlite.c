@@ -312,6 +312,59 @@ static const char *const store_sqlite_migrations[] = {
 	"  created_at INTEGER NOT NULL,\n"
 	"  UNIQUE(tenant_id, entry)\n"
 	") STRICT;\n",
+	/* 3: documents (docs/collab.md) */
+	"CREATE TABLE folders(\n"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"  tenant_id INTEGER NOT NULL REFERENCES tenants(id),\n"
+	"  parent_id INTEGER NOT NULL DEFAULT 0,\n"
+	"  name BLOB NOT NULL,\n"                 /* box */
+	"  created_by INTEGER NOT NULL,\n"
+	"  created_at INTEGER NOT NULL\n"
+	") STRICT;\n"
+	"CREATE TABLE documents(\n"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"  tenant_id INTEGER NOT NULL REFERENCES tenants(id),\n"
+	"  folder_id INTEGER NOT NULL DEFAULT 0,\n"
+	"  title BLOB,\n"                         /* box */
+	"  owner INTEGER NOT NULL,\n"
+	"  classification TEXT NOT NULL DEFAULT 'internal',\n"
+	"  rev INTEGER NOT NULL DEFAULT 0,\n"
+	"  snapshot BLOB,\n"                      /* box of the content at snapshot_rev */
+	"  snapshot_rev INTEGER NOT NULL DEFAULT 0,\n"
+	"  created_at INTEGER NOT NULL,\n"
+	"  updated_at INTEGER NOT NULL,\n"
+	"  deleted_at INTEGER NOT NULL DEFAULT 0,\n"
+	"  deleted_by INTEGER NOT NULL DEFAULT 0\n"
+	") STRICT;\n"
+	"CREATE INDEX documents_tenant ON documents(tenant_id, folder_id);\n"
+	"CREATE TABLE doc_ops(\n"
+	"  doc_id INTEGER NOT NULL REFERENCES documents(id),\n"
+	"  rev INTEGER NOT NULL,\n"
+	"  tenant_id INTEGER NOT NULL,\n"
+	"  user_id INTEGER NOT NULL,\n"
+	"  op BLOB NOT NULL,\n"                   /* box */
+	"  created_at INTEGER NOT NULL,\n"
+	"  PRIMARY KEY(doc_id, rev)\n"
+	") WITHOUT ROWID, STRICT;\n"
+	"CREATE TABLE doc_versions(\n"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"  doc_id INTEGER NOT NULL REFERENCES documents(id),\n"
+	"  tenant_id INTEGER NOT NULL,\n"
+	"  rev INTEGER NOT NULL,\n"
+	"  content BLOB NOT NULL,\n"              /* box */
+	"  label BLOB,\n"                         /* box */
+	"  created_by INTEGER NOT NULL,\n"
+	"  created_at INTEGER NOT NULL\n"
+	") STRICT;\n"
+	"CREATE INDEX doc_versions_doc ON doc_versions(doc_id, id);\n"
+	"CREATE TABLE doc_grants(\n"
+	"  doc_id INTEGER NOT NULL REFERENCES documents(id),\n"
+	"  tenant_id INTEGER NOT NULL,\n"
+	"  kind TEXT NOT NULL CHECK(kind IN ('user','dept','tenant')),\n"
+	"  subject INTEGER NOT NULL,\n"
+	"  role TEXT NOT NULL CHECK(role IN ('owner','editor','commenter','viewer')),\n"
+	"  PRIMARY KEY(doc_id, kind, subject)\n"
+	") WITHOUT ROWID, STRICT;\n",
 };
 
 #define STORE_SQLITE_SCHEMA_VERSION ((int64_t)BW_ARRAY_LEN(store_sqlite_migrations))

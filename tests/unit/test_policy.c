@@ -32,22 +32,22 @@ static const struct {
 	{ ROLE_SYSADMIN, "sysadmin", POLICY_SELF_ALL | PB(PERM_USER_READ) | PB(PERM_USER_CREATE) |
 		PB(PERM_USER_DISABLE) | PB(PERM_USER_UNLOCK) | PB(PERM_USER_RESET_PASSWORD) |
 		PB(PERM_PII_READ) | PB(PERM_DEPT_READ) | PB(PERM_DEPT_WRITE) | PB(PERM_POLICY_READ) |
-		PB(PERM_CHAT) },
+		PB(PERM_CHAT) | PB(PERM_DOCS) },
 	{ ROLE_SECADMIN, "secadmin", POLICY_SELF_ALL | PB(PERM_USER_READ) | PB(PERM_USER_UNLOCK) |
 		PB(PERM_USER_ROLE) | PB(PERM_USER_MFA_RESET) | PB(PERM_SESSION_ADMIN) |
 		PB(PERM_DEPT_READ) | PB(PERM_POLICY_READ) | PB(PERM_POLICY_WRITE) | PB(PERM_CHAT) |
-		PB(PERM_CHAT_ADMIN) },
+		PB(PERM_CHAT_ADMIN) | PB(PERM_DOCS) | PB(PERM_DOCS_ADMIN) },
 	{ ROLE_AUDITADMIN, "auditadmin", POLICY_SELF_ALL | PB(PERM_AUDIT_READ) | PB(PERM_AUDIT_EXPORT) },
 	/* the audit administrator reads the trail and nothing else: no chat */
-	{ ROLE_MEMBER, "member", POLICY_SELF_ALL | PB(PERM_CHAT) },
-	{ ROLE_GUEST, "guest", POLICY_SELF_ALL | PB(PERM_CHAT) },
+	{ ROLE_MEMBER, "member", POLICY_SELF_ALL | PB(PERM_CHAT) | PB(PERM_DOCS) },
+	{ ROLE_GUEST, "guest", POLICY_SELF_ALL | PB(PERM_CHAT) | PB(PERM_DOCS) },
 };
 
 static const char *const policy_perm_expect[PERM_COUNT_] = {
 	"session.self", "password.change", "mfa.enrol", "self", "user.read", "user.create",
 	"user.disable", "user.unlock", "user.reset_password", "user.role", "user.mfa_reset",
 	"pii.read", "session.admin", "dept.read", "dept.write", "policy.read", "policy.write",
-	"audit.read", "audit.export", "chat", "chat.admin",
+	"audit.read", "audit.export", "chat", "chat.admin", "docs", "docs.admin",
 };
 
 static struct policy_subject policy_subj(int64_t tenant, int64_t user, int role, int scope)
@@ -511,7 +511,7 @@ TEST(round_trip)
 	json_error_t jerr;
 	json_t *o = json_loads(j, JSON_REJECT_DUPLICATES, &jerr);
 	CHECK(o && json_is_object(o));
-	CHECK_EQ(json_object_size(o), 16);
+	CHECK_EQ(json_object_size(o), 17);
 	CHECK_EQ(json_integer_value(json_object_get(o, "recall_window_s")), 120);
 	CHECK_STR(json_string_value(json_object_get(o, "link_policy")), "flag");
 	CHECK(json_is_false(json_object_get(o, "clamav_optout")));
