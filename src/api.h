@@ -104,6 +104,21 @@ void h_doc_version_create(struct req *r);
 void h_doc_version_get(struct req *r);
 void h_doc_version_restore(struct req *r);
 
+/* api_doclinks.c */
+void h_doc_labels(struct req *r);
+void h_doc_import(struct req *r);
+void h_doc_policy(struct req *r);
+void h_doc_classify(struct req *r);
+void h_doc_event(struct req *r);
+void h_doc_export(struct req *r);
+void h_doc_links_list(struct req *r);
+void h_doc_links_create(struct req *r);
+void h_doc_link_revoke(struct req *r);
+void h_doc_link_open(struct req *r);
+void h_doc_comments(struct req *r);
+void h_doc_comment_create(struct req *r);
+void h_doc_comment_patch(struct req *r);
+
 /* api_files.c */
 void h_upload_start(struct req *r);
 void h_upload_chunk(struct req *r);

@@ -107,8 +107,57 @@ int docs_role_of(struct srv *s, int64_t tenant_id, int64_t user_id, int64_t doc_
 			best = r;
 	}
 	sqlite3_reset(st);
-	/* guests get at most what they were granted by name */
+	/* share links this user opened (live ones only: revoked or expired
+	 * links stop granting at once) */
+	st = chat_rstmt(s, "SELECT l.role FROM doc_links l JOIN doc_link_access a ON a.link_id = l.id"
+	                " WHERE l.doc_id = ?1 AND l.tenant_id = ?2 AND a.user_id = ?3 AND l.revoked_at = 0"
+	                " AND (l.expires_at = 0 OR l.expires_at > ?4)");
+	if (st) {
+		sqlite3_bind_int64(st, 1, doc_id);
+		sqlite3_bind_int64(st, 2, tenant_id);
+		sqlite3_bind_int64(st, 3, user_id);
+		sqlite3_bind_int64(st, 4, bw_now());
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			int r = docs_role_parse((const char *)sqlite3_column_text(st, 0));
+			if (r > best)
+				best = r;
+		}
+		sqlite3_reset(st);
+	}
 	return best;
+}
+
+bool docs_download_allowed(struct srv *s, int64_t tenant_id, int64_t user_id, int64_t doc_id)
+{
+	/* a user whose only access is a "no download" link may not export */
+	sqlite3_stmt *st = chat_rstmt(s, "SELECT owner FROM documents WHERE id = ?1 AND tenant_id = ?2");
+	if (!st)
+		return false;
+	sqlite3_bind_int64(st, 1, doc_id);
+	sqlite3_bind_int64(st, 2, tenant_id);
+	bool owner = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) == user_id;
+	sqlite3_reset(st);
+	if (owner)
+		return true;
+	struct store_user u;
+	struct store *store = s->app->s;
+	if (store->ops->user_get(store, tenant_id, user_id, &u) != 0)
+		return false;
+	st = chat_rstmt(s, "SELECT 1 FROM doc_grants WHERE doc_id = ?1 AND tenant_id = ?2 AND"
+	                " ((kind = 'user' AND subject = ?3) OR (kind = 'dept' AND subject = ?4 AND ?4 != 0)"
+	                " OR kind = 'tenant') UNION ALL SELECT 1 FROM doc_links l JOIN doc_link_access a"
+	                " ON a.link_id = l.id WHERE l.doc_id = ?1 AND a.user_id = ?3 AND l.revoked_at = 0"
+	                " AND l.no_download = 0 AND (l.expires_at = 0 OR l.expires_at > ?5)");
+	if (!st)
+		return false;
+	sqlite3_bind_int64(st, 1, doc_id);
+	sqlite3_bind_int64(st, 2, tenant_id);
+	sqlite3_bind_int64(st, 3, user_id);
+	sqlite3_bind_int64(st, 4, u.dept_id);
+	sqlite3_bind_int64(st, 5, bw_now());
+	bool ok = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_reset(st);
+	return ok;
 }
 
 /* ---- documents as JSON -------------------------------------------------------- */
@@ -861,6 +910,9 @@ int docs_destroy(struct srv *s, int64_t tenant_id, int64_t doc_id)
 	docs_reset(s, doc_id, "deleted");
 	static const char *const del[] = {
 		"DELETE FROM doc_ops WHERE doc_id = ?1 AND tenant_id = ?2",
+		"DELETE FROM doc_comments WHERE doc_id = ?1 AND tenant_id = ?2",
+		"DELETE FROM doc_link_access WHERE link_id IN (SELECT id FROM doc_links WHERE doc_id = ?1 AND tenant_id = ?2)",
+		"DELETE FROM doc_links WHERE doc_id = ?1 AND tenant_id = ?2",
 		"DELETE FROM doc_versions WHERE doc_id = ?1 AND tenant_id = ?2",
 		"DELETE FROM doc_grants WHERE doc_id = ?1 AND tenant_id = ?2",
 		"DELETE FROM documents WHERE id = ?1 AND tenant_id = ?2",
@@ -910,4 +962,75 @@ void docs_close(struct docs *d)
 		}
 	d->srv->docs = NULL;
 	free(d);
+}
+
+/* ---- comment anchors and notifications ---------------------------------------------- */
+
+static void anchor_step(const struct ot_delta *op, int64_t *index, int64_t *length)
+{
+	int64_t end = ot_transform_position(op, *index + *length, true);
+	*index = ot_transform_position(op, *index, false);
+	*length = end > *index ? end - *index : 0;
+}
+
+bool docs_anchor_now(struct srv *s, int64_t tenant_id, int64_t doc_id, int64_t *index, int64_t *length,
+                     int64_t *rev)
+{
+	struct doc_sess *ss = sess_get(s, tenant_id, doc_id);
+	if (!ss)
+		return false;
+	if (*rev >= ss->rev)
+		return true;
+	int64_t r = *rev;
+	if (r < ss->rev - ss->ring_n) {
+		/* older than the ring: replay the stored ops (bounded) */
+		if (ss->rev - r > 20000)
+			return false;
+		sqlite3_stmt *st = chat_rstmt(s, "SELECT rev, op FROM doc_ops WHERE doc_id = ?1 AND tenant_id = ?2"
+		                              " AND rev > ?3 AND rev <= ?4 ORDER BY rev");
+		if (!st)
+			return false;
+		sqlite3_bind_int64(st, 1, doc_id);
+		sqlite3_bind_int64(st, 2, tenant_id);
+		sqlite3_bind_int64(st, 3, r);
+		sqlite3_bind_int64(st, 4, ss->rev - ss->ring_n);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			int64_t rv = sqlite3_column_int64(st, 0);
+			char col[48];
+			size_t n = 0;
+			col_name(col, sizeof col, "op", rv);
+			char *txt = open_box(s, tenant_id, "doc_ops", doc_id, col, st, 1, &n);
+			struct ot_delta *op = NULL;
+			if (!txt || rv != r + 1 || ot_parse(txt, n, &op) != 0) {
+				free(txt);
+				sqlite3_reset(st);
+				return false;
+			}
+			anchor_step(op, index, length);
+			ot_free(op);
+			free(txt);
+			r = rv;
+		}
+		sqlite3_reset(st);
+		if (r != ss->rev - ss->ring_n)
+			return false;
+	}
+	for (int64_t rv = r + 1; rv <= ss->rev; rv++) {
+		const struct ot_delta *op = ss->ring[(rv - 1) % DOCS_RING];
+		if (!op)
+			return false;
+		anchor_step(op, index, length);
+	}
+	*rev = ss->rev;
+	return true;
+}
+
+void docs_notify(struct srv *s, int64_t doc_id, json_t *o)
+{
+	struct doc_sess *ss = s->docs ? *sess_slot(D(s), doc_id) : NULL;
+	if (!ss) {
+		json_decref(o);
+		return;
+	}
+	sess_broadcast(ss, 0, o);
 }

@@ -43,6 +43,15 @@ int docs_role_parse(const char *s);
  * their tenant; DROLE_NONE when it does not exist or they have none. */
 int docs_role_of(struct srv *s, int64_t tenant_id, int64_t user_id, int64_t doc_id, bool with_trash);
 
+/* False when the user's only access is a "no download" share link. */
+bool docs_download_allowed(struct srv *s, int64_t tenant_id, int64_t user_id, int64_t doc_id);
+/* Transforms a (index, length) anchor made at revision `rev` to the current
+ * revision (for comments); false when the ops are no longer available. */
+bool docs_anchor_now(struct srv *s, int64_t tenant_id, int64_t doc_id, int64_t *index, int64_t *length,
+                     int64_t *rev);
+/* Sends a frame to everyone who has the document open. Steals o. */
+void docs_notify(struct srv *s, int64_t doc_id, json_t *o);
+
 /* JSON of a document row for a user (my_role set).  NULL when missing. */
 json_t *docs_json(struct srv *s, int64_t tenant_id, int64_t doc_id, int64_t user_id);
 

@@ -794,8 +794,9 @@ static int ot_value_copy(json_t *v, bool allow_null, json_t **out)
 		double x = json_real_value(v);
 		if (!isfinite(x))
 			return BW_EINVAL;
-		if (x == floor(x) && fabs(x) <= (double)OT_SAFE_INT)
-			c = json_integer((json_int_t)x);
+		if (x >= -(double)OT_SAFE_INT && x <= (double)OT_SAFE_INT &&
+		    x == (double)(json_int_t)x)
+			c = json_integer((json_int_t)x);     /* 1.0 is 1, -0.0 is 0 */
 		else
 			c = json_real(x);
 		break;

@@ -41,8 +41,10 @@
  *
  * Memory: every struct ot_delta * returned is owned by the caller and
  * freed with ot_free(); strings returned are malloc'd, freed with free().
- * Deltas are immutable after creation and may be shared read-only between
- * threads.  Out-parameters are written only on success.
+ * Deltas are immutable after creation and may be read from several
+ * threads at once (results share attribute objects with their inputs by
+ * reference; jansson 2.14's reference counts are atomic and dumping does
+ * not mark values).  Out-parameters are written only on success.
  */
 #ifndef BW_OT_H
 #define BW_OT_H

@@ -128,6 +128,22 @@ void tenant_policy_defaults(struct tenant_policy *p)
 	p->recall_window_s = 120;
 	p->chat_rate_per_min = 600;
 	p->doc_trash_days = 30;
+	static const struct doc_label defaults[] = {
+		{ "public", true, true, true, true, false },
+		{ "internal", true, true, true, false, false },
+		{ "confidential", false, false, false, false, true },
+		{ "secret", false, false, false, false, true },
+	};
+	memcpy(p->doc_labels, defaults, sizeof defaults);
+	p->doc_labels_n = (int)BW_ARRAY_LEN(defaults);
+}
+
+const struct doc_label *tenant_policy_label(const struct tenant_policy *p, const char *name)
+{
+	for (int i = 0; name && i < p->doc_labels_n; i++)
+		if (strcmp(p->doc_labels[i].name, name) == 0)
+			return &p->doc_labels[i];
+	return NULL;
 }
 
 bool tenant_policy_mfa_required(const struct tenant_policy *p, int role)
@@ -197,6 +213,46 @@ int tenant_policy_from_json(struct tenant_policy *out, const char *json, size_t 
 			if (!json_is_boolean(v))
 				goto out;
 			p.single_session = json_is_true(v);
+		} else if (strcmp(key, "doc_links_guests") == 0 || strcmp(key, "doc_watermark_all") == 0) {
+			*err_field = strcmp(key, "doc_links_guests") == 0 ? "doc_links_guests" : "doc_watermark_all";
+			if (!json_is_boolean(v))
+				goto out;
+			if (key[4] == 'l')
+				p.doc_links_guests = json_is_true(v);
+			else
+				p.doc_watermark_all = json_is_true(v);
+		} else if (strcmp(key, "doc_labels") == 0) {
+			*err_field = "doc_labels";
+			if (!json_is_array(v) || json_array_size(v) < 1 || json_array_size(v) > TENANT_LABELS_MAX)
+				goto out;
+			size_t idx;
+			json_t *e;
+			struct doc_label labels[TENANT_LABELS_MAX];
+			memset(labels, 0, sizeof labels);
+			json_array_foreach(v, idx, e) {
+				const char *nm = json_string_value(json_object_get(e, "name"));
+				size_t nl = nm ? strlen(nm) : 0;
+				if (!json_is_object(e) || nl < 1 || nl > 31 ||
+				    strspn(nm, "abcdefghijklmnopqrstuvwxyz0123456789_-") != nl)
+					goto out;
+				for (size_t k = 0; k < idx; k++)
+					if (strcmp(labels[k].name, nm) == 0)
+						goto out;
+				memcpy(labels[idx].name, nm, nl + 1);
+				static const char *const flags[] = { "export", "copy", "print", "external_links", "watermark" };
+				bool *dst[] = { &labels[idx].export_ok, &labels[idx].copy_ok, &labels[idx].print_ok,
+				                &labels[idx].external_links, &labels[idx].watermark };
+				if (json_object_size(e) != 1 + BW_ARRAY_LEN(flags))
+					goto out;
+				for (size_t k = 0; k < BW_ARRAY_LEN(flags); k++) {
+					json_t *b = json_object_get(e, flags[k]);
+					if (!json_is_boolean(b))
+						goto out;
+					*dst[k] = json_is_true(b);
+				}
+			}
+			memcpy(p.doc_labels, labels, sizeof labels);
+			p.doc_labels_n = (int)json_array_size(v);
 		} else if (strcmp(key, "clamav_optout") == 0) {
 			*err_field = "clamav_optout";
 			if (!json_is_boolean(v))
@@ -273,6 +329,16 @@ char *tenant_policy_to_json(const struct tenant_policy *p)
 	for (int i = 0; i < p->trusted_domains_n; i++)
 		json_array_append_new(td, json_string(p->trusted_domains[i]));
 	json_object_set_new(o, "trusted_domains", td);
+	json_object_set_new(o, "doc_links_guests", json_boolean(p->doc_links_guests));
+	json_object_set_new(o, "doc_watermark_all", json_boolean(p->doc_watermark_all));
+	json_t *labels = json_array();
+	for (int i = 0; i < p->doc_labels_n; i++) {
+		const struct doc_label *l = &p->doc_labels[i];
+		json_array_append_new(labels, json_pack("{s:s,s:b,s:b,s:b,s:b,s:b}", "name", l->name,
+		                      "export", l->export_ok, "copy", l->copy_ok, "print", l->print_ok,
+		                      "external_links", l->external_links, "watermark", l->watermark));
+	}
+	json_object_set_new(o, "doc_labels", labels);
 	char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(o);
 	return s;

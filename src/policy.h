@@ -76,6 +76,17 @@ int policy_role_change_allowed(const struct policy_subject *actor, int64_t targe
 
 /* The tenant security policy (stored as JSON, versioned). */
 #define TENANT_TRUSTED_MAX 16
+#define TENANT_LABELS_MAX 8
+
+/* A document classification label and what it allows (WC-CLASS, RG-DOC-d,
+ * RG-APP-h, RG-DATA-a). */
+struct doc_label {
+	char name[32];             /* [a-z0-9_-], e.g. "confidential" */
+	bool export_ok;            /* Markdown/HTML export and download */
+	bool copy_ok, print_ok;    /* enforced by the client, attempts audited */
+	bool external_links;       /* share links may reach guests */
+	bool watermark;            /* watermark over the editor and in exports */
+};
 
 struct tenant_policy {
 	int password_min_length;      /* 8..128, default 12 */
@@ -97,6 +108,10 @@ struct tenant_policy {
 	bool link_block;              /* true: refuse messages with listed links */
 	bool clamav_optout;           /* true: uploads skip scanning (audited) */
 	int doc_trash_days;           /* 1..3650, default 30 (RG-DOC-g) */
+	bool doc_links_guests;        /* share links may admit authenticated guests */
+	bool doc_watermark_all;       /* every document carries a watermark */
+	int doc_labels_n;
+	struct doc_label doc_labels[TENANT_LABELS_MAX];
 	int trusted_domains_n;
 	char trusted_domains[TENANT_TRUSTED_MAX][254];
 };
@@ -110,5 +125,7 @@ int tenant_policy_from_json(struct tenant_policy *p, const char *json, size_t n,
 /* Serialises to a malloc'd JSON text; caller frees. */
 char *tenant_policy_to_json(const struct tenant_policy *p);
 bool tenant_policy_mfa_required(const struct tenant_policy *p, int role);
+/* The label of that name, or NULL. */
+const struct doc_label *tenant_policy_label(const struct tenant_policy *p, const char *name);
 
 #endif

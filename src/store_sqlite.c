@@ -365,6 +365,45 @@ static const char *const store_sqlite_migrations[] = {
 	"  role TEXT NOT NULL CHECK(role IN ('owner','editor','commenter','viewer')),\n"
 	"  PRIMARY KEY(doc_id, kind, subject)\n"
 	") WITHOUT ROWID, STRICT;\n",
+	/* 4: document share links, link access, comments */
+	"CREATE TABLE doc_links(\n"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"  tenant_id INTEGER NOT NULL REFERENCES tenants(id),\n"
+	"  doc_id INTEGER NOT NULL REFERENCES documents(id),\n"
+	"  token_hash BLOB NOT NULL UNIQUE,\n"     /* hash of the 128-bit token */
+	"  role TEXT NOT NULL CHECK(role IN ('viewer','commenter','editor')),\n"
+	"  scope TEXT NOT NULL CHECK(scope IN ('users','depts','tenant','guests')),\n"
+	"  scope_ids TEXT NOT NULL DEFAULT '[]',\n"
+	"  expires_at INTEGER NOT NULL DEFAULT 0,\n"
+	"  pw_hash TEXT NOT NULL DEFAULT '',\n"
+	"  no_download INTEGER NOT NULL DEFAULT 0,\n"
+	"  created_by INTEGER NOT NULL,\n"
+	"  created_at INTEGER NOT NULL,\n"
+	"  revoked_at INTEGER NOT NULL DEFAULT 0\n"
+	") STRICT;\n"
+	"CREATE INDEX doc_links_doc ON doc_links(doc_id);\n"
+	"CREATE TABLE doc_link_access(\n"
+	"  link_id INTEGER NOT NULL REFERENCES doc_links(id),\n"
+	"  user_id INTEGER NOT NULL,\n"
+	"  tenant_id INTEGER NOT NULL,\n"
+	"  granted_at INTEGER NOT NULL,\n"
+	"  PRIMARY KEY(link_id, user_id)\n"
+	") WITHOUT ROWID, STRICT;\n"
+	"CREATE INDEX doc_link_access_user ON doc_link_access(user_id);\n"
+	"CREATE TABLE doc_comments(\n"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"  tenant_id INTEGER NOT NULL REFERENCES tenants(id),\n"
+	"  doc_id INTEGER NOT NULL REFERENCES documents(id),\n"
+	"  parent_id INTEGER NOT NULL DEFAULT 0,\n"
+	"  author INTEGER NOT NULL,\n"
+	"  body BLOB NOT NULL,\n"                  /* box */
+	"  anchor_index INTEGER NOT NULL DEFAULT 0,\n"
+	"  anchor_length INTEGER NOT NULL DEFAULT 0,\n"
+	"  anchor_rev INTEGER NOT NULL DEFAULT 0,\n"
+	"  resolved INTEGER NOT NULL DEFAULT 0,\n"
+	"  created_at INTEGER NOT NULL\n"
+	") STRICT;\n"
+	"CREATE INDEX doc_comments_doc ON doc_comments(doc_id, id);\n",
 };
 
 #define STORE_SQLITE_SCHEMA_VERSION ((int64_t)BW_ARRAY_LEN(store_sqlite_migrations))

@@ -511,7 +511,8 @@ TEST(round_trip)
 	json_error_t jerr;
 	json_t *o = json_loads(j, JSON_REJECT_DUPLICATES, &jerr);
 	CHECK(o && json_is_object(o));
-	CHECK_EQ(json_object_size(o), 17);
+	CHECK_EQ(json_object_size(o), 20);
+	CHECK_EQ(json_array_size(json_object_get(o, "doc_labels")), 4);
 	CHECK_EQ(json_integer_value(json_object_get(o, "recall_window_s")), 120);
 	CHECK_STR(json_string_value(json_object_get(o, "link_policy")), "flag");
 	CHECK(json_is_false(json_object_get(o, "clamav_optout")));

@@ -249,7 +249,7 @@ TEST(open_migrate_reopen)
 	CHECK_EQ(store_sqlite_open(f.dir, true, &f.s), 0);
 	CHECK_STR(f.s->ops->name, "sqlite");
 	CHECK_EQ(f.s->ops->meta_get(f.s, "schema_version", v, sizeof v), 0);
-	CHECK_STR(v, "3");   /* 1: core, 2: chat, 3: documents */
+	CHECK_STR(v, "4");   /* 1: core, 2: chat, 3: documents, 4: links and comments */
 	CHECK_EQ(f.s->ops->meta_set(f.s, "schema_version", "7"), BW_EPERM);
 	CHECK_EQ(f.s->ops->meta_set(f.s, "suite", "gm"), 0);
 	CHECK_EQ(f.s->ops->meta_set(f.s, "suite", "intl"), 0);
