@@ -13,6 +13,14 @@
 // stores a cid once, so retrying never duplicates).  Close 4008 (overflow)
 // reconnects at once, 4029 (too many frames) after a pause, 1006 and the rest
 // with the backoff.  Chat frames reach the chat store through onChat().
+//
+// Documents (docs/collab.md; RG-DOC-a/g/h): doc.* frames from the server
+// reach the open document through onDoc(), together with the link state;
+// the document sends doc.open/op/cursor/close with sendDoc(), which only
+// sends on a resumed socket (false otherwise: the caller re-opens the
+// document when the link is back online, see docs-sync.ts).  Nothing of a
+// document is queued here: after a reconnect the editor asks for the state
+// again.
 import type { Schemas } from './api';
 
 type EventMessage = Schemas['EventMessage'];
@@ -23,6 +31,21 @@ export type ChatFrame =
 	| Schemas['EventTyping']
 	| Schemas['EventReceipt']
 	| Schemas['EventPresence'];
+export type DocFrame =
+	| Schemas['EventDocState']
+	| Schemas['EventDocAck']
+	| Schemas['EventDocNack']
+	| Schemas['EventDocOp']
+	| Schemas['EventDocCursor']
+	| Schemas['EventDocLeft']
+	| Schemas['EventDocReset']
+	| Schemas['EventDocError'];
+/** Frames a client sends about a document (docs/collab.md). */
+export type DocClientFrame =
+	| { type: 'doc.open'; doc: number }
+	| { type: 'doc.op'; doc: number; rev: number; oid: string; op: { ops: unknown[] } }
+	| { type: 'doc.cursor'; doc: number; index: number; length: number; rev?: number }
+	| { type: 'doc.close'; doc: number };
 
 export interface EventHandlers {
 	onSessionEnded(reason: Schemas['EventSessionEnded']['reason']): void;
@@ -39,6 +62,13 @@ export type ChatSignal =
 	/** fresh: this tab had no stored position, so state must be reloaded over HTTP. */
 	| { type: 'state'; state: LinkState; fresh: boolean; userId: number }
 	/** The stream ended for good (sign-out, session end): forget everything. */
+	| { type: 'reset' };
+
+export type DocSignal =
+	| { type: 'frame'; frame: DocFrame }
+	/** online: resumed (open the document again); connecting/offline: frames are not delivered. */
+	| { type: 'link'; state: LinkState }
+	/** The stream ended for good (sign-out, session end). */
 	| { type: 'reset' };
 
 /** A send that failed for good (nack, or the stream closed). */
@@ -80,6 +110,8 @@ const PAUSE_4029_MS = 10_000;
 const MAX_FRAME = 1024 * 1024;
 /** The server accepts client frames of at most 16 KiB. */
 export const MAX_CLIENT_FRAME = 16 * 1024;
+/** … except that a document frame may be up to 1,088 KiB (docs/realtime.md). */
+export const MAX_DOC_FRAME = 1088 * 1024;
 /** Resend an unacknowledged frame on the same connection after this long. */
 const ACK_RESEND_MS = 30_000;
 /** nack codes worth retrying by themselves, and how often. */
@@ -102,6 +134,24 @@ function emit(s: ChatSignal): void {
 			fn(s);
 		} catch (e) {
 			console.warn('chat listener failed', e);
+		}
+	}
+}
+
+const docListeners = new Set<(s: DocSignal) => void>();
+
+/** Subscribes to document frames and link changes; returns the remover. */
+export function onDoc(fn: (s: DocSignal) => void): () => void {
+	docListeners.add(fn);
+	return () => docListeners.delete(fn);
+}
+
+function emitDoc(s: DocSignal): void {
+	for (const fn of [...docListeners]) {
+		try {
+			fn(s);
+		} catch (e) {
+			console.warn('document listener failed', e);
 		}
 	}
 }
@@ -174,6 +224,7 @@ export class EventStream {
 		if (active === this) {
 			active = null;
 			emit({ type: 'reset' });
+			emitDoc({ type: 'reset' });
 		}
 	}
 
@@ -223,6 +274,19 @@ export class EventStream {
 		return this.pending.has(cid);
 	}
 
+	/**
+	 * Sends a document frame (doc.open/op/cursor/close) when the stream is
+	 * live; returns whether it went out.  Nothing is queued: the document
+	 * re-opens itself when the link is back (DocSignal link online).
+	 */
+	sendDoc(frame: DocClientFrame): boolean {
+		if (!this.resumed) return false;
+		const text = JSON.stringify(frame);
+		/* a UTF-16 length over the limit may still fit in UTF-8 bytes; only count when close */
+		if (text.length * 3 > MAX_DOC_FRAME && new TextEncoder().encode(text).length > MAX_DOC_FRAME) return false;
+		return this.send(text, true);
+	}
+
 	/** Tells the members that the user is typing (ephemeral; dropped while offline). */
 	typing(conv: number): void {
 		if (this.resumed) this.send({ type: 'typing', conv });
@@ -242,6 +306,7 @@ export class EventStream {
 		if (this.state === s && s !== 'online') return;
 		this.state = s;
 		emit({ type: 'state', state: s, fresh: s === 'online' && this.fresh, userId: this.uid });
+		emitDoc({ type: 'link', state: s });
 	}
 
 	private transmit(cid: string): void {
@@ -405,6 +470,16 @@ export class EventStream {
 			case 'receipt':
 			case 'presence':
 				emit({ type: 'frame', frame: msg });
+				break;
+			case 'doc.state':
+			case 'doc.ack':
+			case 'doc.nack':
+			case 'doc.op':
+			case 'doc.cursor':
+			case 'doc.left':
+			case 'doc.reset':
+			case 'doc.error':
+				emitDoc({ type: 'frame', frame: msg });
 				break;
 			case 'error':
 				console.warn('event stream error', msg.code, msg.message ?? '');

@@ -1,11 +1,13 @@
 // views/shell.ts — the signed-in frame: left rail (bottom bar on phones),
 // top bar with who/where/which device, and the hash router (#/chat,
-// #/security, #/users, #/departments, #/policy, #/audit).  Only the pages
+// #/docs, #/security, #/users, #/departments, #/policy, #/audit).  Only the pages
 // the role can use are shown.  Chat is the first entry and the start page
 // of every role that chats (all but the audit administrator, whom the
 // server keeps out of chat); its rail entry carries the unread count (from the chat
 // store, which the event stream keeps current on every page), and hash
-// changes inside #/chat (#/chat/ID) are left to the chat page.
+// changes inside #/chat (#/chat/ID) are left to the chat page.  Documents
+// (#/docs…) follow the chat's roles and, like chat, follow their own hash
+// changes (#/docs/ID, #/docs/f/ID, #/docs/trash) once shown.
 import type { Role, SessionInfo } from '../api';
 import { h, replace } from '../dom';
 import { type Key, t } from '../i18n';
@@ -14,6 +16,7 @@ import { type ChatStore, chatStore } from '../chat-store';
 import { badge, button, icon, langSwitch } from '../ui';
 import { auditPage } from './audit';
 import { chatPage } from './chat';
+import { docsPage } from './docs';
 import { departmentsPage } from './departments';
 import { policyPage } from './policy';
 import { securityPage } from './security';
@@ -25,7 +28,7 @@ export interface AppCtx {
 	refresh(): Promise<SessionInfo | null>;
 }
 
-type RouteId = 'chat' | 'security' | 'users' | 'departments' | 'policy' | 'audit';
+type RouteId = 'chat' | 'docs' | 'security' | 'users' | 'departments' | 'policy' | 'audit';
 
 interface Route {
 	id: RouteId;
@@ -42,6 +45,7 @@ const CHAT_ROLES: Role[] = ['member', 'guest', 'sysadmin', 'secadmin'];
 
 const ROUTES: Route[] = [
 	{ id: 'chat', icon: 'chat', label: 'nav.chat', roles: CHAT_ROLES, page: chatPage },
+	{ id: 'docs', icon: 'doc', label: 'nav.docs', roles: CHAT_ROLES, page: docsPage },
 	{ id: 'security', icon: 'shield', label: 'nav.security', roles: null, page: securityPage },
 	{ id: 'users', icon: 'users', label: 'nav.users', roles: ['sysadmin', 'secadmin'], page: usersPage },
 	{
@@ -123,10 +127,11 @@ export function appShell(ctx: AppCtx): () => Node {
 			if (a.dataset.route === route.id) a.setAttribute('aria-current', 'page');
 			else a.removeAttribute('aria-current');
 		}
-		shellEl.classList.toggle('shell-chat', route.id === 'chat');
+		shellEl.classList.toggle('shell-chat', route.id === 'chat' || route.id === 'docs');
 		content.classList.toggle('content-chat', route.id === 'chat');
-		if (route.id === 'chat' && shown === 'chat' && content.firstChild) {
-			/* #/chat/ID: the chat page follows the hash itself */
+		content.classList.toggle('content-docs', route.id === 'docs');
+		if ((route.id === 'chat' || route.id === 'docs') && shown === route.id && content.firstChild) {
+			/* #/chat/ID, #/docs/ID: the page follows the hash itself */
 			return;
 		}
 		shown = route.id;
