@@ -3,6 +3,7 @@
 #   1. C unit tests            (tests/unit, build/asan/test_*)
 #   2. fuzz targets, briefly   (fuzz/, libFuzzer)
 #   3. OpenAPI description validated (docs/openapi.yaml)
+#   3b. OT differential test: src/ot.c against the npm quill-delta (tests/ot)
 #   4. black-box API tests     (tests/api, node --test, real binary over TLS)
 #   5. browser tests           (tests/e2e, headless Chromium via playwright-core)
 # Prints one closing line "check: N passed, N failed".
@@ -44,6 +45,16 @@ fi
 if stage fuzz make -s fuzz; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
 
 if stage openapi sh -c 'cd web && npm run -s lint:openapi'; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
+
+# a fixed seed keeps CI reproducible; OT_SEED=<number> explores other cases
+stage ot-differential env OT_SEED="${OT_SEED:-20261121}" sh tests/ot/run.sh
+line=$(grep -E '^ot-differential: [0-9]+ passed' build/check-ot-differential.log | tail -1)
+if [ -n "$line" ]; then
+	pass=$((pass + $(echo "$line" | awk '{print $2}')))
+	fail=$((fail + $(echo "$line" | awk '{print $4}')))
+else
+	fail=$((fail + 1))
+fi
 
 if ls tests/api/*.test.mjs >/dev/null 2>&1; then
 	stage api node --test --test-concurrency=1 tests/api/
