@@ -58,6 +58,18 @@ if (!refs.some((r) => /^\/assets\/.+\.js$/.test(r))) fail('index.html: no script
 if (!refs.some((r) => /^\/assets\/.+\.css$/.test(r))) fail('index.html: no stylesheet referenced');
 
 // ---- emitted assets ----
+// Third-party chunks that may contain HTML sinks, with how many of each
+// (pinned: an upgrade that adds one fails here and gets looked at).  The
+// editor chunk (web/src/docs-quill.ts) holds Quill 2.0.3, which reads its
+// container's innerHTML once when it starts (our container is empty) and
+// clears it, reads its own blots' innerHTML/outerHTML in getSemanticHTML()
+// (which Bulwark never calls), and in its MS Word paste normaliser copies
+// list markup between elements of an inert DOMParser document before the
+// clipboard turns it into a Delta.  None of it renders a string we build.
+const VENDOR_SINKS = [
+	{ chunk: /^docs-quill-[A-Za-z0-9_-]{8,}\.js$/, allow: { innerHTML: 6, outerHTML: 2 } },
+];
+
 for (const file of walk(dist)) {
 	const ext = extname(file);
 	if (ext === '.map') fail(`${file}: source map shipped`);
@@ -69,8 +81,10 @@ for (const file of walk(dist)) {
 	}
 	if (ext === '.js') {
 		const js = readFileSync(file, 'utf8');
+		const vendor = VENDOR_SINKS.find((v) => v.chunk.test(file.split('/').pop()));
 		for (const sink of ['innerHTML', 'outerHTML', 'insertAdjacentHTML', 'document.write', 'eval(', 'new Function']) {
-			if (js.includes(sink)) fail(`${file}: contains ${sink}`);
+			const n = js.split(sink).length - 1;
+			if (n > (vendor?.allow[sink] ?? 0)) fail(`${file}: contains ${sink} (${n}×)`);
 		}
 		if (/["'`]https?:\/\//.test(js.replace(/http:\/\/www\.w3\.org\/2000\/svg/g, ''))) fail(`${file}: absolute URL in script`);
 	}
