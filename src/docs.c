@@ -36,7 +36,10 @@ struct doc_sess {
 	int64_t id, tenant_id, rev;
 	struct ot_delta *content;
 	struct ot_delta *ring[DOCS_RING];    /* op of revision r at (r - 1) % DOCS_RING */
+	int64_t ring_user[DOCS_RING];        /* who sent it, and its oid: a resent op */
+	char ring_oid[DOCS_RING][RTPROTO_OID_MAX + 1];   /* is acknowledged, not applied twice */
 	int ring_n;                          /* ops kept: revisions rev-ring_n+1 .. rev */
+	int64_t committed;                   /* highest revision known to be stored */
 	struct doc_sub *subs;
 	int nsubs, cap;
 	int pending;                         /* ops queued, not yet committed */
@@ -232,8 +235,21 @@ static void ring_push(struct doc_sess *ss, int64_t rev, struct ot_delta *op)
 	struct ot_delta **slot = &ss->ring[(rev - 1) % DOCS_RING];
 	ot_free(*slot);
 	*slot = op;
+	ss->ring_user[(rev - 1) % DOCS_RING] = 0;
+	ss->ring_oid[(rev - 1) % DOCS_RING][0] = 0;
 	if (ss->ring_n < DOCS_RING)
 		ss->ring_n++;
+}
+
+/* The revision a (user, oid) op already got, or 0. */
+static int64_t ring_find_oid(const struct doc_sess *ss, int64_t user_id, const char *oid)
+{
+	for (int64_t rv = ss->rev; oid && *oid && rv > ss->rev - ss->ring_n; rv--) {
+		size_t k = (size_t)((rv - 1) % DOCS_RING);
+		if (ss->ring_user[k] == user_id && strcmp(ss->ring_oid[k], oid) == 0)
+			return rv;
+	}
+	return 0;
 }
 
 static int col_name(char *out, size_t max, const char *prefix, int64_t rev)
@@ -324,6 +340,7 @@ static struct doc_sess *sess_load(struct srv *s, int64_t tenant_id, int64_t id)
 		ring_push(ss, r, op);
 	}
 	sqlite3_reset(st);
+	ss->committed = ss->rev;
 	if (!ok || ss->rev != rev) {
 		log_err("docs: document %lld does not replay (at %lld of %lld)", (long long)id,
 		        (long long)ss->rev, (long long)rev);
@@ -521,8 +538,11 @@ static void op_done(struct writer_job *wj, int rc)
 	struct op_job *j = (struct op_job *)wj;
 	struct srv *s = j->srv;
 	struct doc_sess *ss = *sess_slot(D(s), j->doc_id);
-	if (ss)
+	if (ss) {
 		ss->pending--;
+		if (rc == 0 && j->rev > ss->committed)
+			ss->committed = j->rev;
+	}
 	if (rc) {
 		log_err("docs: revision %lld of document %lld not stored: %s", (long long)j->rev,
 		        (long long)j->doc_id, bw_strerror(rc));
@@ -639,6 +659,8 @@ static int sess_submit(struct srv *s, struct doc_sess *ss, int64_t user_id, uint
 		if (ot_parse(txt, strlen(txt), &copy) == 0)
 			ss->ring[(rev - 1) % DOCS_RING] = copy;
 	}
+	ss->ring_user[(rev - 1) % DOCS_RING] = user_id;
+	snprintf(ss->ring_oid[(rev - 1) % DOCS_RING], RTPROTO_OID_MAX + 1, "%s", oid ? oid : "");
 	for (int i = 0; i < ss->nsubs; i++) {
 		struct doc_sub *sb = &ss->subs[i];
 		const struct ot_delta *ch = ss->ring[(rev - 1) % DOCS_RING];
@@ -812,6 +834,16 @@ void docs_ws_frame(struct srv *s, struct ws_conn *c, const struct rt_in *in)
 		sb->role = docs_role_of(s, c->tenant_id, c->user_id, in->doc, false);
 		if (sb->role < DROLE_EDITOR) {
 			ws_doc_error(c, in->doc, "doc.nack", in->oid, "forbidden", "you may not edit this document");
+			return;
+		}
+		/* an op resent after a reconnect: acknowledge, never apply twice */
+		int64_t done = ring_find_oid(ss, c->user_id, in->oid);
+		if (done) {
+			if (done <= ss->committed)
+				send_json(c, json_pack("{s:s,s:I,s:s,s:I}", "type", "doc.ack", "doc", (json_int_t)in->doc,
+				                       "oid", in->oid, "rev", (json_int_t)done));
+			else
+				ws_doc_error(c, in->doc, "doc.nack", in->oid, "unavailable", "still being stored; send it again");
 			return;
 		}
 		struct ot_delta *op = NULL;

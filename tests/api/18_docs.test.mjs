@@ -48,6 +48,7 @@ class Editor {
 		this.buffer = null;
 		this.n = 0;
 		this.acks = 0;
+		this.prefix = Math.random().toString(36).slice(2, 10);   // oids are unique per author across devices
 	}
 	static async open(u, docId) {
 		const c = await srv.openWs({ token: u.ticket });
@@ -102,7 +103,7 @@ class Editor {
 			return;
 		this.inflight = this.buffer;
 		this.buffer = null;
-		this.c.send({ type: 'doc.op', doc: this.doc, rev: this.rev, oid: `o${this.n++}`, op: { ops: this.inflight.ops } });
+		this.c.send({ type: 'doc.op', doc: this.doc, rev: this.rev, oid: `${this.prefix}-${this.n++}`, op: { ops: this.inflight.ops } });
 	}
 	text() {
 		return this.content.ops.map((o) => (typeof o.insert === 'string' ? o.insert : '\uFFFC')).join('');
@@ -216,6 +217,15 @@ test('co-editing: three clients with random delays converge to the server conten
 
 test('revisions: future and too-old bases are refused with unknown_revision; ops over limits too', async () => {
 	const e = await Editor.open(bob, doc.id);
+	// the same op resent (lost ack): acknowledged with its revision, not applied twice
+	e.c.send({ type: 'doc.op', doc: doc.id, rev: e.rev, oid: 'twice', op: { ops: [{ insert: 'once ' }] } });
+	const a1 = await e.c.next((m) => m.type === 'doc.ack' && m.oid === 'twice');
+	e.c.send({ type: 'doc.op', doc: doc.id, rev: e.rev, oid: 'twice', op: { ops: [{ insert: 'once ' }] } });
+	const a2 = await e.c.next((m) => m.type === 'doc.ack' && m.oid === 'twice');
+	assert.equal(a2.rev, a1.rev, 'the resend got the same revision');
+	const txt = (await srv.get(`/api/v1/documents/${doc.id}`, T(bob))).json.content.ops.map((o) => o.insert).join('');
+	assert.equal(txt.split('once ').length - 1, 1, 'applied once');
+	e.rev = a1.rev;
 	e.c.send({ type: 'doc.op', doc: doc.id, rev: e.rev + 5, oid: 'future', op: { ops: [{ insert: 'x' }] } });
 	assert.equal((await e.c.next((m) => m.type === 'doc.nack' && m.oid === 'future')).code, 'unknown_revision');
 	e.c.send({ type: 'doc.op', doc: doc.id, rev: e.rev, oid: 'bad', op: { ops: [{ retain: -3 }] } });
