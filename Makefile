@@ -31,7 +31,7 @@ ALIBOBJ := $(LIBSRCS:src/%.c=build/asan/obj/%.o)
 UNITS   := $(patsubst tests/unit/%.c,build/asan/%,$(filter-out tests/unit/unit.c,$(wildcard tests/unit/test_*.c)))
 FUZZERS := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 
-.PHONY: all deps web run check unit fuzz api e2e bench bench-chat clean asan
+.PHONY: all deps web run check unit fuzz api e2e bench bench-chat bench-docs clean asan
 all: build/bulwark
 
 deps:
@@ -84,10 +84,15 @@ run: build/bulwark web
 bench: build/bulwark
 	@sh bench/run.sh
 	@bash bench/chat.sh
+	@bash bench/docs.sh
 
 # the chat benchmark alone (10,000 users; Bulwark, ejabberd, mosquitto)
 bench-chat: build/bulwark
 	@bash bench/chat.sh
+
+# the co-editing benchmark alone (one document, 50..1,000 editors; Bulwark, ShareDB)
+bench-docs: build/bulwark
+	@bash bench/docs.sh
 
 clean:
 	rm -rf build

@@ -49,7 +49,7 @@ struct docs;
 
 /* ---- realtime connections (http.c; protocol in chat.c) ------------------ */
 #define WS_RX_MAX (1024 * 1024 + 64 * 1024) /* one client frame (a document op) */
-#define WS_QUEUE_FRAMES 256          /* per connection, then close 4008 */
+#define WS_QUEUE_FRAMES 4096         /* per connection, then close 4008 (bytes bound it too) */
 #define WS_QUEUE_BYTES (1024 * 1024)
 
 /* A serialised frame shared by every connection it is queued on; the
