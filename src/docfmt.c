@@ -28,8 +28,9 @@
  *  - every buffer is a bw_buf with a hard maximum (DOCFMT_OUT_MAX, or
  *    OT_DOC_MAX for a run of text); the first append error is latched and
  *    returned;
- *  - segment text points into the borrowed delta (valid for the call);
- *    the sink copies what it keeps.
+ *  - segment text points into the borrowed delta (valid for the call) or
+ *    into the Markdown writer's per-line copy; the sink copies what it
+ *    keeps.
  *
  * Memory: all temporaries are freed before return; results are handed to
  * the caller (see docfmt.h).
@@ -459,7 +460,43 @@ struct dfm_imp {
 	int html[DFM_H_N];              /* open raw-HTML formatting tags */
 	const char *link;               /* current link URL or NULL */
 	struct dfm_line ln;             /* the current leaf's line attributes */
+	cmark_node *task;               /* text node starting with "[x] " */
+	const char *src;                /* the Markdown source … */
+	size_t src_len;
+	size_t *lines;                  /* … its line start offsets (lazily) */
+	size_t nlines;
+	int err;
 };
+
+/* The source bytes at a block's 1-based (line, column), or NULL.  The
+ * line table is built the first time it is needed. */
+static const char *imp_src_at(struct dfm_imp *w, int line, int col, size_t *left)
+{
+	if (!w->lines && !w->err) {
+		size_t n = 1;
+		for (size_t i = 0; i < w->src_len; i++)
+			n += w->src[i] == '\n' || (w->src[i] == '\r' &&
+			                           (i + 1 == w->src_len || w->src[i + 1] != '\n'));
+		w->lines = malloc(n * sizeof *w->lines);
+		if (!w->lines) {
+			w->err = BW_ENOMEM;
+			return NULL;
+		}
+		w->lines[0] = 0;
+		w->nlines = 1;
+		for (size_t i = 0; i < w->src_len && w->nlines < n; i++)
+			if (w->src[i] == '\n' || (w->src[i] == '\r' &&
+			                          (i + 1 == w->src_len || w->src[i + 1] != '\n')))
+				w->lines[w->nlines++] = i + 1;
+	}
+	if (!w->lines || line < 1 || (size_t)line > w->nlines || col < 1)
+		return NULL;
+	size_t at = w->lines[line - 1] + (size_t)col - 1;
+	if (at >= w->src_len)
+		return NULL;
+	*left = w->src_len - at;
+	return w->src + at;
+}
 
 static void imp_text(struct dfm_imp *w, const char *s, size_t n, unsigned extra)
 {
@@ -574,6 +611,33 @@ static void imp_link(struct dfm_imp *w, cmark_node *node, bool entering)
 	}
 }
 
+/* A task-list item (GFM): a bullet item's first paragraph starting with
+ * "[ ] " or "[x] " is an unchecked / checked list line. */
+static void imp_task(struct dfm_imp *w, cmark_node *para)
+{
+	cmark_node *item = cmark_node_parent(para);
+	cmark_node *first = cmark_node_first_child(para);
+	const char *lit = first ? cmark_node_get_literal(first) : NULL;
+	w->task = NULL;
+	if (w->ln.kind != DFM_LIST || w->ln.list != DFM_BULLET || !item ||
+	    cmark_node_first_child(item) != para || cmark_node_get_type(first) != CMARK_NODE_TEXT ||
+	    !lit || strlen(lit) < 4 || lit[0] != '[' || lit[2] != ']' || lit[3] != ' ')
+		return;
+	/* as written, not "\[x\]" */
+	size_t left = 0;
+	const char *raw = imp_src_at(w, cmark_node_get_start_line(para),
+	                             cmark_node_get_start_column(para), &left);
+	if (!raw || left < 4 || memcmp(raw, lit, 4) != 0)
+		return;
+	if (lit[1] == ' ')
+		w->ln.list = DFM_UNCHECKED;
+	else if (lit[1] == 'x' || lit[1] == 'X')
+		w->ln.list = DFM_CHECKED;
+	else
+		return;
+	w->task = first;
+}
+
 static void imp_node(struct dfm_imp *w, cmark_node *node, cmark_event_type ev)
 {
 	bool entering = ev == CMARK_EVENT_ENTER;
@@ -596,6 +660,7 @@ static void imp_node(struct dfm_imp *w, cmark_node *node, cmark_event_type ev)
 			memset(w->html, 0, sizeof w->html);
 			w->strong = w->emph = 0;
 			w->link = NULL;
+			imp_task(w, node);
 		} else {
 			sink_nl(w->sink, &w->ln);
 		}
@@ -612,8 +677,10 @@ static void imp_node(struct dfm_imp *w, cmark_node *node, cmark_event_type ev)
 		sink_nl(w->sink, &w->ln);
 		break;
 	case CMARK_NODE_TEXT:
-		if ((lit = cmark_node_get_literal(node)))
-			imp_text(w, lit, strlen(lit), 0);
+		if ((lit = cmark_node_get_literal(node))) {
+			size_t skip = node == w->task ? 4 : 0;
+			imp_text(w, lit + skip, strlen(lit) - skip, 0);
+		}
 		break;
 	case CMARK_NODE_CODE:
 		if ((lit = cmark_node_get_literal(node)))
@@ -650,21 +717,25 @@ static int imp_run(const char *md, size_t len, struct dfm_sink *sink)
 	struct dfm_imp w;
 	memset(&w, 0, sizeof w);
 	w.sink = sink;
+	w.src = md;
+	w.src_len = len;
 	cmark_node *root = cmark_parse_document(len ? md : "", len, CMARK_OPT_DEFAULT);
 	if (!root)
 		return BW_ENOMEM;
+	cmark_consolidate_text_nodes(root);
 	cmark_iter *it = cmark_iter_new(root);
 	if (!it) {
 		cmark_node_free(root);
 		return BW_ENOMEM;
 	}
 	cmark_event_type ev;
-	while (!sink->err && (ev = cmark_iter_next(it)) != CMARK_EVENT_DONE)
+	while (!sink->err && !w.err && (ev = cmark_iter_next(it)) != CMARK_EVENT_DONE)
 		imp_node(&w, cmark_iter_get_node(it), ev);
 	cmark_iter_free(it);
 	sink_flush(sink);               /* before the tree (and its URLs) goes */
 	cmark_node_free(root);
-	return sink->err;
+	free(w.lines);
+	return w.err ? w.err : sink->err;
 }
 
 int docfmt_from_markdown(const char *md, size_t len, json_t **doc)
@@ -961,15 +1032,13 @@ struct dfm_tok {
 	void (*close)(void *ctx, int mark, const char *link);
 	void (*text)(void *ctx, const struct dfm_seg *s, bool last);
 	void *ctx;
-	unsigned mask;                  /* DFM_F_* marks in use */
-	bool links;                     /* links in use */
 };
 
 static bool tok_active(const struct dfm_tok *t, const struct dfm_seg *s, int m)
 {
 	if (m == DFM_M_LINK)
-		return t->links && s->a.link;
-	return (s->a.flags & dfm_mark_flag[m] & t->mask) != 0;
+		return s->a.link != NULL;
+	return (s->a.flags & dfm_mark_flag[m]) != 0;
 }
 
 static bool tok_same(const struct dfm_tok *t, const struct dfm_seg *a, const struct dfm_seg *b,
@@ -1196,15 +1265,16 @@ static void md_tok_close(void *ctx, int mark, const char *link)
 	}
 }
 
+/* Segments are merged (md_split_ws), so only the first can start the
+ * line and only the last, when unformatted, can end it. */
 static void md_tok_text(void *ctx, const struct dfm_seg *s, bool last)
 {
 	struct dfm_md *m = ctx;
-	bool plain = m->mode == DFM_MODE_PLAIN;
-	if (!plain && (s->a.flags & DFM_F_CODE)) {
+	if (s->a.flags & DFM_F_CODE) {
 		dfm_md_code(&m->line, s->p, s->n);
 		return;
 	}
-	bool closers = !plain && ((s->a.flags & DFM_F_EMPH) || s->a.link);
+	bool closers = (s->a.flags & DFM_F_EMPH) || s->a.link;
 	dfm_md_text(m, &m->line, s->p, s->n, m->line.b.len == 0, last && !closers);
 }
 
@@ -1318,7 +1388,7 @@ static int md_check(struct dfm_md *m, bool *ok)
 /* Writes a line's inline Markdown into m->line, checked (see top). */
 static int md_inline(struct dfm_md *m, const struct dfm_seg *segs, size_t n)
 {
-	struct dfm_tok t = { md_tok_open, md_tok_close, md_tok_text, m, DFM_F_EMPH, true };
+	struct dfm_tok t = { md_tok_open, md_tok_close, md_tok_text, m };
 	int rc;
 
 	m->line.b.len = 0;
@@ -1611,7 +1681,7 @@ static void html_tok_text(void *ctx, const struct dfm_seg *s, bool last)
 
 static void html_inline(struct dfm_html *h, struct dfm_seg *segs, size_t n)
 {
-	struct dfm_tok t = { html_tok_open, html_tok_close, html_tok_text, h, DFM_F_EMPH, true };
+	struct dfm_tok t = { html_tok_open, html_tok_close, html_tok_text, h };
 	if (n == 0)
 		out_puts(&h->out, "<br>");
 	else

@@ -29,8 +29,8 @@
  * etc. not a boolean, link/list not a string, header/indent not an integer,
  * code-block neither boolean nor string, an image embed's URL not a
  * string).  Unknown values of the right type (header 9, list "foo") are
- * ignored.  More than OT_DOC_OPS_MAX ops or OT_DOC_MAX text bytes is
- * BW_ETOOBIG.  A missing final "\n" is tolerated.
+ * ignored.  More than OT_DOC_OPS_MAX ops or OT_DOC_MAX bytes of text and
+ * URLs is BW_ETOOBIG.  A missing final "\n" is tolerated.
  *
  * Memory: every string result is malloc'd and NUL-terminated, freed by the
  * caller with free(); a json_t result is a new reference (json_decref).
@@ -57,18 +57,21 @@
  *  - paragraphs → lines; headings (ATX, setext) → header; block quotes →
  *    blockquote; list items → list bullet/ordered with indent = nesting
  *    depth (capped at DOCFMT_INDENT_MAX; an item's every paragraph becomes
- *    its own list line; empty items are dropped); fenced and indented
- *    code → code-block lines (the fence's first info word as language when
- *    it matches [A-Za-z0-9_+#.-]{1,32}, else true); a block inside a list
- *    item or quote takes its own kind (a heading in a quote is a header);
+ *    its own list line; empty items are dropped; a bullet item whose text
+ *    starts with "[ ] " / "[x] " as written is unchecked / checked);
+ *    fenced and indented code → code-block lines (the fence's first info
+ *    word as language when it matches [A-Za-z0-9_+#.-]{1,32}, else true);
+ *    a block inside a list item or quote takes its own kind (a heading
+ *    in a quote is a header);
  *    thematic break → a line "———" (three U+2014);
  *  - emphasis/strong/code spans/links → italic/bold/code/link; images →
  *    their alt text (or URL) linked to the image URL; soft line break →
  *    space; hard line break → a new line with the same line attributes;
- *  - raw HTML is dropped, except that the exact tags <b> <strong> <i> <em>
- *    <u> <ins> <s> <del> <strike> and their closing tags toggle bold,
- *    italic, underline, strike (what docfmt_to_markdown emits), and <br>
- *    is a hard line break; HTML blocks are dropped entirely;
+ *  - raw HTML tags are dropped (the text between them is kept), except
+ *    that the exact tags <b> <strong> <i> <em> <u> <ins> <s> <del>
+ *    <strike> and their closing tags toggle bold, italic, underline,
+ *    strike (what docfmt_to_markdown emits), and <br> is a hard line
+ *    break; HTML blocks are dropped entirely;
  *  - control characters produced by entities become U+FFFD (CR/LF: space).
  * BW_ETOOBIG: len > DOCFMT_MD_MAX, or the result would exceed
  * OT_DOC_OPS_MAX ops or OT_DOC_MAX payload bytes (counted as src/ot.c
