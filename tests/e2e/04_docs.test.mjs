@@ -117,7 +117,7 @@ test('two people co-edit a document: share, presence, concurrent typing, version
 		await waitSaved(a);
 		assert.equal(await editorText(a), 'Goals\nShip the editor.\n');
 		assert.equal(await serverText(a, docId), 'Goals\nShip the editor.\n', 'the server holds what was typed');
-		await tid(a, 'watermark').waitFor({ state: 'attached' });
+		assert.equal(await tid(a, 'watermark').count(), 0, 'an internal document carries no watermark by default');
 		await tid(a, 'doc-toolbar').waitFor({ state: 'visible' });
 
 		// A named version of this text.

@@ -217,3 +217,40 @@ export function fileUrl(id: number): string {
 export function auditExportUrl(format: 'json' | 'syslog', since?: number, until?: number): string {
 	return buildUrl('/api/v1/audit/export', undefined, { format, since, until });
 }
+
+/** URL of a document export (GET /api/v1/documents/{id}/export?format=md|html). */
+export function docExportUrl(id: number, format: 'md' | 'html'): string {
+	return buildUrl('/api/v1/documents/{id}/export', { id }, { format });
+}
+
+/**
+ * GET of a file the server sends as an attachment rather than JSON (a
+ * document export): the body as a Blob and the file name from
+ * Content-Disposition.  Same cookie, timeout and error decoding as api()
+ * (an error answer is JSON: export_forbidden, not_found, …).
+ */
+export async function fetchDownload(url: string): Promise<{ blob: Blob; filename: string | null }> {
+	const ctl = new AbortController();
+	const timer = window.setTimeout(() => ctl.abort(), TIMEOUT_MS * 2);
+	let res: Response;
+	try {
+		res = await fetch(url, {
+			method: 'GET',
+			headers: { Accept: 'text/markdown, text/html, application/octet-stream, application/json;q=0.5' },
+			credentials: 'same-origin',
+			cache: 'no-store',
+			redirect: 'error',
+			signal: ctl.signal,
+		});
+		if (!res.ok) return await decode<never>(res, false);
+		const blob = await res.blob();
+		const cd = res.headers.get('Content-Disposition') ?? '';
+		const m = /filename="([^"\\/]{1,200})"/.exec(cd);
+		return { blob, filename: m ? m[1] : null };
+	} catch (e) {
+		if (e instanceof ApiError) throw e;
+		throw new ApiError(0, 'network', e instanceof Error ? e.message : 'network error', null);
+	} finally {
+		window.clearTimeout(timer);
+	}
+}

@@ -7,6 +7,9 @@
 // are kept in this editor's coordinates: every change applied to the editor
 // (local or remote) moves them with shift(); a doc.cursor frame replaces
 // one.  The layer is aria-hidden: the presence list names the co-editors.
+// The same layer draws the highlights of commented text (setMarks; the
+// comments panel keeps their positions, docs-comments.ts): drawn here, not
+// as a Quill format, so a highlight never changes the document.
 import type Quill from 'quill/core';
 import type { Delta } from 'quill/core';
 import { shift } from './docs-sync';
@@ -31,10 +34,22 @@ function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string,
 	return el;
 }
 
+/** A commented range to highlight (this editor's coordinates). */
+export interface Mark {
+	id: number;
+	index: number;
+	length: number;
+	active: boolean;
+}
+
+/** At most this many highlights are drawn (the rest still show in the panel). */
+const MARKS_MAX = 300;
+
 export class CursorLayer {
 	private readonly quill: Quill;
 	private readonly layer: SVGSVGElement;
 	private readonly remotes = new Map<number, Remote>();
+	private marks: Mark[] = [];
 	private frame = 0;
 	private timer: number | undefined;
 	private readonly resize: ResizeObserver;
@@ -61,6 +76,12 @@ export class CursorLayer {
 			length,
 			movedAt: moved ? Date.now() : prev.movedAt,
 		});
+		this.draw();
+	}
+
+	/** Replaces the comment highlights. */
+	setMarks(marks: Mark[]): void {
+		this.marks = marks.slice(0, MARKS_MAX);
 		this.draw();
 	}
 
@@ -93,6 +114,7 @@ export class CursorLayer {
 		window.clearTimeout(this.timer);
 		this.resize.disconnect();
 		this.remotes.clear();
+		this.marks = [];
 	}
 
 	private paint(): void {
@@ -100,6 +122,18 @@ export class CursorLayer {
 		while (layer.firstChild) layer.removeChild(layer.firstChild);
 		if (!this.quill.container.isConnected) return;
 		const max = Math.max(0, this.quill.getLength() - 1);
+		for (const m of this.marks) {
+			const index = Math.min(m.index, max);
+			const length = Math.max(0, Math.min(m.length, max - index));
+			if (length === 0) continue;
+			const g = svg('g', {}, m.active ? 'doc-mark is-active' : 'doc-mark');
+			g.dataset.comment = String(m.id);
+			for (const [from, to] of this.lineRanges(index, length)) {
+				const b = this.quill.getBounds(from, to - from);
+				if (b && b.width > 0) g.appendChild(svg('rect', { x: b.left, y: b.top, width: b.width, height: b.height, rx: 2 }, 'doc-mark-rect'));
+			}
+			layer.appendChild(g);
+		}
 		const now = Date.now();
 		let nextFade = Infinity;
 		for (const r of this.remotes.values()) {

@@ -13,6 +13,10 @@ export type Folder = Schemas['Folder'];
 export type DocRole = Schemas['DocRole'];
 export type DocGrant = Schemas['DocGrant'];
 export type DocVersion = Schemas['DocVersion'];
+export type DocPolicy = Schemas['DocPolicy'];
+export type DocLabel = Schemas['DocLabel'];
+export type DocLink = Schemas['DocLink'];
+export type DocComment = Schemas['DocComment'];
 
 export const TITLE_MAX = 200;
 export const FOLDER_MAX = 200;
@@ -24,13 +28,17 @@ export type DocsRoute =
 	| { view: 'list'; folder: number }
 	| { view: 'shared' }
 	| { view: 'trash' }
-	| { view: 'doc'; id: number };
+	| { view: 'doc'; id: number }
+	/** A share link being opened (#/docs/link/TOKEN). */
+	| { view: 'link'; token: string };
 
 export function parseDocsRoute(hash = location.hash): DocsRoute {
 	const m = /^#\/?docs(?:\/(.*))?$/.exec(hash);
 	const rest = (m?.[1] ?? '').split('?')[0];
 	if (rest === 'trash') return { view: 'trash' };
 	if (rest === 'shared') return { view: 'shared' };
+	const link = /^link\/([A-Za-z0-9_-]{1,64})$/.exec(rest);
+	if (link) return { view: 'link', token: link[1] };
 	let x = /^f\/(\d{1,15})$/.exec(rest);
 	if (x) return { view: 'list', folder: Number(x[1]) };
 	x = /^(\d{1,15})$/.exec(rest);
@@ -44,6 +52,10 @@ export function folderHref(id: number | null | undefined): string {
 
 export function docHref(id: number): string {
 	return `#/docs/${id}`;
+}
+
+export function linkHref(token: string): string {
+	return `#/docs/link/${token}`;
 }
 
 export const TRASH_HREF = '#/docs/trash';

@@ -3,8 +3,11 @@
 // event WebSocket (docs-sync.ts implements collab.md's client side; this
 // file connects it to Quill), co-editors and their carets (docs-cursors.ts),
 // a save-state indicator (saved / saving / offline / reloading), version
-// history (docs-history.ts), sharing (docs-share.ts) and the viewer's
-// watermark over the page.
+// history (docs-history.ts), sharing and share links (docs-share.ts,
+// docs-links.ts), comments (docs-comments.ts), the classification label and
+// what it makes the client enforce — the viewer's watermark only when the
+// policy asks for it, copy and print blocked and reported, export offered
+// only when allowed (docs-classify.ts).
 //
 // Rules kept here:
 //  - Only the user's own edits are sent: quill 'text-change' with source
@@ -18,19 +21,28 @@
 //    "You are leaving Bulwark" page as chat links (chat-link.ts).
 //  - Leaving the page sends doc.close; a tab closed with unsent edits asks
 //    first (beforeunload).
+//  - The policy is read with the document and again on doc.policy; until
+//    then, or when it cannot be read, the strictest one applies.
+//  - doc.comment and doc.policy frames go to the comments panel and the
+//    policy.  Should they not arrive (a stream that does not pass them on),
+//    both are read again every 20 s while the page is visible, until the
+//    first such frame shows that they do.
 import { api } from './api';
 import { avatar } from './chat-messages';
 import { openLinkWarning } from './chat-link';
 import { watermark } from './chat-watermark';
+import { type Guard, docGuard, exportBlockedReason, exportDoc, labelChip, loadPolicy } from './docs-classify';
+import { type CommentsPanel, type DocCommentFrame, commentsPanel } from './docs-comments';
 import { CursorLayer } from './docs-cursors';
-import { type Doc, TITLE_MAX, directory, docRoleLabel, duplicateDoc, docHref, folderHref, moveDoc, personName, roleAtLeast, trashDoc } from './docs-data';
+import { type Doc, type DocPolicy, TITLE_MAX, directory, docRoleLabel, duplicateDoc, docHref, folderHref, moveDoc, personName, roleAtLeast, trashDoc } from './docs-data';
 import { historyPanel, type HistoryPanel } from './docs-history';
-import { actionsMenu } from './docs-list';
+import { type MenuItem, actionsMenu } from './docs-list';
 import type * as QuillModule from './docs-quill';
 import { shareDialog } from './docs-share';
 import { type Delta, type DocRole, DocSync, type SyncHost, type SyncNotice, type SyncStatus, canWrite, shift, toDelta } from './docs-sync';
 import { docToolbar } from './docs-toolbar';
 import { append, h, replace } from './dom';
+import type { Schemas } from './api';
 import { type DocFrame, chatLink, onDoc } from './events';
 import { type Key, t } from './i18n';
 import type { IconName } from './icons';
@@ -46,6 +58,12 @@ export interface EditorHandle {
 }
 
 const PRESENCE_MAX = 6;
+/** How often comments and the policy are read again when no live frame has shown they arrive by themselves. */
+const POLL_MS = 20_000;
+/** Set once a doc.comment / doc.policy frame arrived: the stream passes them on, so no polling. */
+let liveFramesSeen = false;
+
+type AnyDocFrame = DocFrame | DocCommentFrame | Schemas['EventDocPolicy'];
 
 /**
  * The editor of each document open in this tab.  The connection has one
@@ -71,10 +89,10 @@ export function openEditor(ctx: AppCtx, id: number, o: { focusTitle: boolean }, 
 	let teardown: (() => void) | null = null;
 	let destroyed = false;
 
-	api('get', '/api/v1/documents/{id}', { path: { id } })
-		.then((r) => {
+	Promise.all([api('get', '/api/v1/documents/{id}', { path: { id } }), loadPolicy(id)])
+		.then(([r, policy]) => {
 			if (destroyed) return;
-			teardown = build(ctx, kit, root, r.document, toDelta(r.content), o);
+			teardown = build(ctx, kit, root, r.document, toDelta(r.content), policy, o);
 		})
 		.catch((e: unknown) => {
 			if (destroyed) return;
@@ -96,12 +114,13 @@ export function openEditor(ctx: AppCtx, id: number, o: { focusTitle: boolean }, 
 	};
 }
 
-function build(ctx: AppCtx, kit: QuillKit, root: HTMLElement, first: Doc, content: Delta, o: { focusTitle: boolean }): () => void {
+function build(ctx: AppCtx, kit: QuillKit, root: HTMLElement, first: Doc, content: Delta, firstPolicy: DocPolicy, o: { focusTitle: boolean }): () => void {
 	const me = ctx.session.user;
 	let doc = first;
 	let role: DocRole = doc.my_role;
 	let gone = false;
 	let opened = false;
+	let policy = firstPolicy;
 	const cleanups: (() => void)[] = [];
 
 	// ---- head ----
@@ -133,24 +152,59 @@ function build(ctx: AppCtx, kit: QuillKit, root: HTMLElement, first: Doc, conten
 		},
 		icon('history'),
 	);
+	const commentCount = h('span', { class: 'doc-count', hidden: true, testid: 'doc-comments-count' });
+	const commentsBtn = h(
+		'button',
+		{
+			type: 'button',
+			class: 'btn btn-ghost btn-icon doc-comments-btn',
+			testid: 'doc-comments',
+			title: t('docs.comments.title'),
+			attrs: { 'aria-label': t('docs.comments.title'), 'aria-pressed': 'false' },
+			on: { click: () => toggleDrawer('comments') },
+		},
+		icon('comment'),
+		commentCount,
+	);
+	const mac = /Mac|iPhone|iPad/.test(navigator.platform);
+	const commentKeys = mac ? '⌥⌘M' : 'Ctrl+Alt+M';
+	const addCommentBtn = button(t('docs.comments.add'), {
+		small: true,
+		icon: 'commentPlus',
+		testid: 'doc-comment-add',
+		title: `${t('docs.comments.addHint')} (${commentKeys})`,
+		onClick: () => newComment(),
+	});
+	addCommentBtn.setAttribute('aria-keyshortcuts', mac ? 'Alt+Meta+M' : 'Control+Alt+M');
+	/* keep the editor's selection: the button does not take focus on mousedown */
+	addCommentBtn.addEventListener('mousedown', (ev) => ev.preventDefault());
 	const shareBtn = button(t('docs.share.button'), { small: true, icon: 'share', testid: 'doc-share', onClick: () => shareDialog(ctx.session, doc) });
 	const menuHolder = h('span', { class: 'doc-menu-holder' });
+	const chip = labelChip({
+		doc: () => doc,
+		onChanged: (d) => {
+			doc = { ...d, my_role: role };
+			void reloadPolicy();
+		},
+	});
 	const head = h(
 		'header',
 		{ class: 'doc-head' },
 		back,
-		h('div', { class: 'doc-head-main' }, title, h('div', { class: 'doc-meta' }, statusEl, roleBadge)),
+		h('div', { class: 'doc-head-main' }, title, h('div', { class: 'doc-meta' }, chip.el, statusEl, roleBadge)),
 		presence,
-		h('div', { class: 'doc-head-actions' }, historyBtn, shareBtn, menuHolder),
+		h('div', { class: 'doc-head-actions' }, addCommentBtn, commentsBtn, historyBtn, shareBtn, menuHolder),
 	);
 
 	// ---- editor ----
 	const banner = h('div', { class: 'doc-banner', hidden: true, testid: 'doc-banner', attrs: { role: 'alert' } });
 	const quillBox = h('div', { class: 'doc-quill' });
-	const paper = h('div', { class: 'doc-paper' }, quillBox, watermark(me));
+	const wmSlot = h('div', { class: 'doc-wm-slot' });
+	const paper = h('div', { class: 'doc-paper' }, quillBox, wmSlot);
 	const scroller = h('div', { class: 'doc-scroll', testid: 'doc-scroll' }, paper);
 	const linkBar = h('div', { class: 'doc-linkbar', hidden: true, testid: 'doc-linkbar' });
 	const drawer = h('aside', { class: 'doc-drawer', hidden: true, testid: 'doc-drawer', attrs: { 'aria-label': t('docs.history.title') } });
+	let drawerMode: 'history' | 'comments' | null = null;
 	const toolbarHolder = h('div', { class: 'doc-toolbar-holder' });
 	const main = h('div', { class: 'doc-main' }, toolbarHolder, linkBar, scroller);
 	const layout = h('div', { class: 'doc-layout' }, main, drawer);
@@ -167,6 +221,29 @@ function build(ctx: AppCtx, kit: QuillKit, root: HTMLElement, first: Doc, conten
 	const toolbar = docToolbar(quill, { link: () => linkDialog() });
 	toolbarHolder.appendChild(toolbar.el);
 	cleanups.push(() => cursors.destroy());
+
+	// ---- policy: watermark, copy, print, export ----
+	/* the text and the side panel (comments quote the text); the title in the header is not guarded */
+	const guard: Guard = docGuard(doc.id, layout, policy);
+	cleanups.push(() => guard.destroy());
+
+	function applyPolicy(p: DocPolicy): void {
+		policy = p;
+		guard.set(p);
+		const wm = wmSlot.firstElementChild;
+		if (p.watermark && !wm) wmSlot.appendChild(watermark(me));
+		else if (!p.watermark && wm) replace(wmSlot);
+		chip.set(p.name || doc.classification || '', role === 'owner' && !gone, p);
+		drawMenu();
+	}
+
+	let policyGen = 0;
+	async function reloadPolicy(): Promise<void> {
+		const mine = ++policyGen;
+		const p = await loadPolicy(doc.id);
+		if (mine !== policyGen || gone) return;
+		applyPolicy(p);
+	}
 
 	// ---- co-editors ----
 	const peers = new Map<number, string>();
@@ -234,8 +311,12 @@ function build(ctx: AppCtx, kit: QuillKit, root: HTMLElement, first: Doc, conten
 		menuHolder.hidden = gone;
 		replace(roleBadge, write ? null : badge(t('docs.viewOnly', { role: docRoleLabel(r) }), 'neutral'));
 		historyPanelRef?.setRole(r);
+		comments.setRole(r);
+		commentsBtn.disabled = gone;
+		chip.set(policy.name || doc.classification || '', r === 'owner' && !gone, policy);
 		drawMenu();
 		updateLinkBar();
+		updateCommentBtn();
 	}
 
 	function notice(n: SyncNotice): void {
@@ -258,7 +339,7 @@ function build(ctx: AppCtx, kit: QuillKit, root: HTMLElement, first: Doc, conten
 				peers.clear();
 				cursors.clear();
 				drawPresence();
-				if (!drawer.hidden) toggleHistory(false);
+				if (!drawer.hidden) closeDrawer();
 				setRole(role);
 				break;
 			case 'tooManyEditors':
@@ -266,7 +347,8 @@ function build(ctx: AppCtx, kit: QuillKit, root: HTMLElement, first: Doc, conten
 				break;
 			case 'reset':
 				/* 'deleted': the reload answers not_found, which shows the banner */
-				if (n.reason !== 'deleted') toast(n.reason === 'restored' ? t('docs.n.restored') : t('docs.n.reset'), 'info');
+				/* 'permissions' (grants or links changed): a changed role shows in the header, lost access as "gone" */
+				if (n.reason !== 'deleted' && n.reason !== 'permissions') toast(n.reason === 'restored' ? t('docs.n.restored') : t('docs.n.reset'), 'info');
 				break;
 			default:
 				break;
@@ -280,7 +362,12 @@ function build(ctx: AppCtx, kit: QuillKit, root: HTMLElement, first: Doc, conten
 		load(c, r, keep) {
 			const sel = keep ? quill.getSelection() : null;
 			const old = keep ? quill.getContents() : null;
-			quill.setContents(c, 'api');
+			replacing = true;
+			try {
+				quill.setContents(c, 'api');
+			} finally {
+				replacing = false;
+			}
 			quill.history.clear();
 			if (sel && old) {
 				const [i, l] = shift(old.diff(quill.getContents()), sel.index, sel.length);
@@ -288,6 +375,7 @@ function build(ctx: AppCtx, kit: QuillKit, root: HTMLElement, first: Doc, conten
 			}
 			opened = true;
 			cursors.clear();
+			comments.invalidate();
 			if (gone) {
 				gone = false;
 				showBanner(null);
@@ -331,6 +419,63 @@ function build(ctx: AppCtx, kit: QuillKit, root: HTMLElement, first: Doc, conten
 		notice,
 	};
 	const sync = new DocSync(doc.id, host);
+	/** The content is being replaced as a whole (a state load): anchors are read again, not moved. */
+	let replacing = false;
+
+	// ---- comments ----
+	const comments: CommentsPanel = commentsPanel({
+		doc,
+		session: ctx.session,
+		role,
+		quill,
+		sync,
+		cursors,
+		onCount(n) {
+			commentCount.hidden = n === 0;
+			commentCount.textContent = n > 99 ? '99+' : String(n);
+			const label = n ? t('docs.comments.titleN', { n }) : t('docs.comments.title');
+			commentsBtn.setAttribute('aria-label', label);
+			commentsBtn.title = label;
+		},
+		onClose: () => closeDrawer(),
+		reveal(index, length) {
+			const b = quill.getBounds(index, length);
+			if (!b) return;
+			const paperTop = paper.offsetTop;
+			const top = paperTop + quillBox.offsetTop + b.top;
+			if (top < scroller.scrollTop + 40 || top + b.height > scroller.scrollTop + scroller.clientHeight - 40) {
+				scroller.scrollTo({ top: Math.max(0, top - scroller.clientHeight / 3), behavior: 'smooth' });
+			}
+		},
+	});
+	cleanups.push(() => comments.destroy());
+	/** The last selection with text in it (the Comment button uses it after the editor lost focus). */
+	let lastRange: { index: number; length: number } | null = null;
+
+	function updateCommentBtn(): void {
+		const may = roleAtLeast(role, 'commenter') && !gone;
+		addCommentBtn.hidden = !may;
+		addCommentBtn.disabled = !may || !opened || !lastRange || lastRange.length === 0;
+	}
+
+	function newComment(): void {
+		if (!roleAtLeast(role, 'commenter') || gone) return;
+		const r = quill.getSelection() ?? lastRange;
+		if (!r || r.length === 0) {
+			toast(t('docs.comments.selectFirst'), 'info');
+			return;
+		}
+		openDrawer('comments');
+		comments.startDraft(r.index, r.length);
+	}
+
+	quill.root.addEventListener('keydown', (ev) => {
+		if ((ev.ctrlKey || ev.metaKey) && ev.altKey && ev.code === 'KeyM') {
+			ev.preventDefault();
+			newComment();
+		}
+	});
+
 	let quietClose = false;
 	cleanups.push(() => sync.close(quietClose));
 	const self = {
@@ -346,11 +491,27 @@ function build(ctx: AppCtx, kit: QuillKit, root: HTMLElement, first: Doc, conten
 	});
 
 	const queued: DocFrame[] = [];
+	function onFrame(f: DocFrame): void {
+		sync.frame(f);
+		comments.settle();
+	}
 	const offDoc = onDoc((sig) => {
 		if (sig.type === 'frame') {
-			if (sig.frame.doc !== doc.id) return;
-			if (quill.composition.isComposing) queued.push(sig.frame);
-			else sync.frame(sig.frame);
+			const f = sig.frame as AnyDocFrame;
+			if (f.doc !== doc.id) return;
+			if (f.type === 'doc.comment') {
+				liveFramesSeen = true;
+				comments.frame(f);
+				return;
+			}
+			if (f.type === 'doc.policy') {
+				liveFramesSeen = true;
+				if (f.classification) doc = { ...doc, classification: f.classification };
+				void reloadPolicy();
+				return;
+			}
+			if (quill.composition.isComposing) queued.push(f);
+			else onFrame(f);
 		} else if (sig.type === 'link') {
 			sync.linkState(sig.state);
 			if (sig.state !== 'online') {
@@ -367,7 +528,7 @@ function build(ctx: AppCtx, kit: QuillKit, root: HTMLElement, first: Doc, conten
 	cleanups.push(offDoc);
 	const afterComposition = () =>
 		window.setTimeout(() => {
-			while (queued.length && !quill.composition.isComposing) sync.frame(queued.shift() as DocFrame);
+			while (queued.length && !quill.composition.isComposing) onFrame(queued.shift() as DocFrame);
 		}, 0);
 	quill.root.addEventListener('compositionend', afterComposition);
 	cleanups.push(() => quill.root.removeEventListener('compositionend', afterComposition));
@@ -378,6 +539,11 @@ function build(ctx: AppCtx, kit: QuillKit, root: HTMLElement, first: Doc, conten
 			cursors.transform(delta);
 			sync.selectionChanged();
 		}
+		if (!replacing) comments.transform(delta);
+		if (lastRange) {
+			const [i, l] = shift(delta, lastRange.index, lastRange.length);
+			lastRange = { index: i, length: l };
+		}
 		cursors.draw();
 		toolbar.update();
 		updateLinkBar();
@@ -386,8 +552,21 @@ function build(ctx: AppCtx, kit: QuillKit, root: HTMLElement, first: Doc, conten
 	quill.on('selection-change', (range) => {
 		toolbar.update();
 		updateLinkBar();
-		if (range) sync.selectionChanged();
+		if (range) {
+			sync.selectionChanged();
+			lastRange = range.length > 0 ? { index: range.index, length: range.length } : null;
+			comments.caretAt(range.index);
+			updateCommentBtn();
+		}
 	});
+
+	/* comments and the policy again now and then, while no live frame shows they arrive by themselves */
+	const poll = window.setInterval(() => {
+		if (liveFramesSeen || gone || !opened || document.visibilityState !== 'visible' || chatLink()?.linkState !== 'online') return;
+		void comments.refresh();
+		void reloadPolicy();
+	}, POLL_MS);
+	cleanups.push(() => window.clearInterval(poll));
 
 	// ---- title ----
 	async function saveTitle(): Promise<void> {
@@ -419,8 +598,26 @@ function build(ctx: AppCtx, kit: QuillKit, root: HTMLElement, first: Doc, conten
 	title.addEventListener('change', () => void saveTitle());
 
 	// ---- menu ----
+	let menuSig = '';
 	function drawMenu(): void {
-		const items = [];
+		const items: MenuItem[] = [];
+		const why = exportBlockedReason(policy);
+		items.push({
+			label: t('docs.export.md'),
+			icon: 'download',
+			testid: 'doc-export-md',
+			disabled: !!why,
+			hint: why || undefined,
+			run: () => void exportDoc(doc, 'md'),
+		});
+		items.push({
+			label: t('docs.export.html'),
+			icon: 'download',
+			testid: 'doc-export-html',
+			disabled: !!why,
+			hint: why || undefined,
+			run: () => void exportDoc(doc, 'html'),
+		});
 		if (roleAtLeast(role, 'editor')) {
 			items.push({
 				label: t('docs.rename'),
@@ -471,38 +668,73 @@ function build(ctx: AppCtx, kit: QuillKit, root: HTMLElement, first: Doc, conten
 					}),
 			});
 		}
-		replace(menuHolder, actionsMenu(t('docs.moreActions'), items, { alive: () => root.isConnected }, 'doc-menu'));
+		/* nothing changed (the policy read again): keep the menu as it is */
+		const sig = JSON.stringify(items.map((it) => [it.testid, it.label, !!it.disabled, it.hint ?? '']));
+		if (sig === menuSig && menuHolder.firstChild) return;
+		menuSig = sig;
+		/* redrawn while open (the policy changed): keep it open, and the focus where it was */
+		const old = menuHolder.querySelector('details');
+		const wasOpen = !!old?.open;
+		const focused = old?.contains(document.activeElement) ? (document.activeElement as HTMLElement).dataset.testid : undefined;
+		const menu = actionsMenu(t('docs.moreActions'), items, { alive: () => root.isConnected }, 'doc-menu');
+		replace(menuHolder, menu);
+		if (wasOpen && menu instanceof HTMLDetailsElement) {
+			menu.open = true;
+			if (focused) window.setTimeout(() => menu.querySelector<HTMLElement>(`[data-testid="${CSS.escape(focused)}"]`)?.focus(), 0);
+		}
 	}
 
-	// ---- history drawer ----
+	// ---- the drawer: version history or comments ----
 	let historyPanelRef: HistoryPanel | null = null;
-	function toggleHistory(force?: boolean): void {
-		const open = force ?? drawer.hidden;
-		if (!open) {
-			drawer.hidden = true;
-			replace(drawer);
-			historyPanelRef = null;
-			root.classList.remove('doc-has-drawer');
-			historyBtn.setAttribute('aria-pressed', 'false');
-			historyBtn.focus();
-			return;
+	function closeDrawer(): void {
+		const was = drawerMode;
+		drawer.hidden = true;
+		replace(drawer);
+		drawerMode = null;
+		historyPanelRef = null;
+		root.classList.remove('doc-has-drawer');
+		historyBtn.setAttribute('aria-pressed', 'false');
+		commentsBtn.setAttribute('aria-pressed', 'false');
+		if (was === 'history') historyBtn.focus();
+		else if (was === 'comments') commentsBtn.focus();
+	}
+	function openDrawer(mode: 'history' | 'comments'): void {
+		if (drawerMode === mode) return;
+		historyPanelRef = null;
+		if (mode === 'history') {
+			historyPanelRef = historyPanel({
+				doc,
+				me,
+				role,
+				kit,
+				guard: (el) => guard.watch(el),
+				watermark: () => policy.watermark,
+				onClose: () => closeDrawer(),
+				onRestored: () => sync.reload(),
+			});
+			replace(drawer, historyPanelRef.el);
+			drawer.setAttribute('aria-label', t('docs.history.title'));
+		} else {
+			replace(drawer, comments.el);
+			drawer.setAttribute('aria-label', t('docs.comments.title'));
 		}
-		historyPanelRef = historyPanel({
-			doc,
-			me,
-			role,
-			kit,
-			onClose: () => toggleHistory(false),
-			onRestored: () => sync.reload(),
-		});
-		replace(drawer, historyPanelRef.el);
+		drawerMode = mode;
 		drawer.hidden = false;
 		root.classList.add('doc-has-drawer');
-		historyBtn.setAttribute('aria-pressed', 'true');
-		historyPanelRef.el.querySelector<HTMLElement>('.drawer-title')?.focus();
+		historyBtn.setAttribute('aria-pressed', String(mode === 'history'));
+		commentsBtn.setAttribute('aria-pressed', String(mode === 'comments'));
+		if (mode === 'history') historyPanelRef?.el.querySelector<HTMLElement>('.drawer-title')?.focus();
+		else comments.shown();
+	}
+	function toggleDrawer(mode: 'history' | 'comments'): void {
+		if (drawerMode === mode) closeDrawer();
+		else openDrawer(mode);
+	}
+	function toggleHistory(): void {
+		toggleDrawer('history');
 	}
 	drawer.addEventListener('keydown', (ev) => {
-		if (ev.key === 'Escape' && !ev.defaultPrevented && !document.querySelector('dialog[open]')) toggleHistory(false);
+		if (ev.key === 'Escape' && !ev.defaultPrevented && !document.querySelector('dialog[open]')) closeDrawer();
 	});
 
 	// ---- links ----
@@ -642,6 +874,7 @@ function build(ctx: AppCtx, kit: QuillKit, root: HTMLElement, first: Doc, conten
 	// ---- start ----
 	drawStatus('loading');
 	drawPresence();
+	applyPolicy(policy);
 	setRole(role);
 	sync.linkState(chatLink()?.linkState ?? 'offline');
 	if (o.focusTitle && roleAtLeast(role, 'editor')) {

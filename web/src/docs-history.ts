@@ -1,7 +1,8 @@
 // docs-history.ts — a document's version history (RG-DOC-g): the saved
 // versions (automatic ones every 100 revisions and when the last editor
 // leaves, and named ones), a read-only preview of any of them (under the
-// viewer's watermark, RG-APP-h), restore (the old content becomes a new
+// viewer's watermark when the document's policy asks for it, RG-APP-h, and
+// with the same copy guard as the editor), restore (the old content becomes a new
 // revision, so nothing is lost; every open editor reloads on doc.reset) and
 // "save version" with a label.  Restore and save are for editors and the
 // owner; the server checks again.
@@ -32,6 +33,10 @@ export function historyPanel(o: {
 	me: Viewer;
 	role: DocRole;
 	kit: typeof QuillModule;
+	/** Applies the document's copy rules to a preview; returns the remover. */
+	guard?(el: HTMLElement): () => void;
+	/** Whether the policy asks for the watermark (default: yes). */
+	watermark?(): boolean;
 	onClose(): void;
 	onRestored(): void;
 }): HistoryPanel {
@@ -143,11 +148,13 @@ export function historyPanel(o: {
 
 	function preview(v: DocVersion): void {
 		const holder = h('div', { class: 'doc-paper doc-preview', testid: 'history-preview-content' }, loading());
+		const unguard = o.guard?.(holder);
 		const d = openDialog({
 			title: t('docs.history.previewTitle', { name: versionName(v) }),
 			body: [h('p', { class: 'muted' }, t('docs.history.previewNote', { time: fmtTime(v.created_at), rev: v.rev })), holder],
 			wide: true,
 			testid: 'history-preview-dialog',
+			onClose: () => unguard?.(),
 		});
 		const restoreBtn = roleAtLeast(role, 'editor')
 			? button(t('docs.history.restoreThis'), { kind: 'primary', icon: 'recall', testid: 'history-preview-restore', onClick: () => void restore(v, () => d.close()) })
@@ -157,7 +164,7 @@ export function historyPanel(o: {
 			.then((r) => {
 				if (!holder.isConnected) return;
 				const box = h('div', { class: 'doc-quill' });
-				replace(holder, box, watermark(o.me));
+				replace(holder, box, (o.watermark?.() ?? true) ? watermark(o.me) : null);
 				const q = o.kit.makeQuill(box, { readOnly: true, label: t('docs.history.previewLabel', { name: versionName(v) }) });
 				q.setContents(toDelta(r.content), 'silent');
 				q.root.dataset.testid = 'history-preview-text';

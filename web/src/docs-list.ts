@@ -3,6 +3,8 @@
 // read, with create / rename / move / duplicate / delete (to the trash);
 // "Shared with me" (every document of others the caller may read, in
 // whatever folder it is);
+// "Import Markdown" (a .md file of at most 64 KiB becomes a new document,
+// titled after the file);
 // and the Trash (restore; "delete forever" only for security
 // administrators, whom the server alone lets purge).  Every row is a link
 // plus an actions menu reachable by keyboard (a <details> disclosure, Esc
@@ -32,10 +34,13 @@ import {
 	roleAtLeast,
 	trashDoc,
 } from './docs-data';
-import { h, replace } from './dom';
+import { h, nextId, replace } from './dom';
 import { fmtAgo, fmtTime, t } from './i18n';
 import type { IconName } from './icons';
 import { alertBox, badge, button, confirmDialog, errorText, icon, loading, toast } from './ui';
+
+/** The largest Markdown file (and request) the server takes. */
+const IMPORT_MAX = 64 * 1024;
 
 export interface ListCtx {
 	session: SessionInfo;
@@ -45,11 +50,14 @@ export interface ListCtx {
 
 // ---- the actions menu of a row ----
 
-interface MenuItem {
+export interface MenuItem {
 	label: string;
 	icon: IconName;
 	testid: string;
 	danger?: boolean;
+	/** Shown but not usable; hint says why (read by screen readers too). */
+	disabled?: boolean;
+	hint?: string;
 	run(): void;
 }
 
@@ -62,24 +70,29 @@ export function actionsMenu(label: string, items: MenuItem[], ctx: { alive(): bo
 		h(
 			'div',
 			{ class: 'dropdown-menu', attrs: { role: 'group', 'aria-label': label } },
-			items.map((it) =>
-				h(
+			items.map((it) => {
+				const hintId = it.hint ? nextId('mh') : undefined;
+				return h(
 					'button',
 					{
 						type: 'button',
-						class: ['menu-item', it.danger && 'menu-item-danger'],
+						class: ['menu-item', it.danger && 'menu-item-danger', it.hint && 'menu-item-hinted'],
 						testid: it.testid,
+						title: it.hint,
+						/* aria-disabled, not disabled: it stays focusable so the reason is read out */
+						attrs: { 'aria-describedby': hintId, 'aria-disabled': it.disabled ? 'true' : null },
 						on: {
 							click: () => {
+								if (it.disabled) return;
 								menu.open = false;
 								it.run();
 							},
 						},
 					},
 					icon(it.icon, 'icon icon-sm'),
-					h('span', null, it.label),
-				),
-			),
+					h('span', { class: 'menu-item-text' }, h('span', null, it.label), it.hint ? h('span', { class: 'menu-item-hint', id: hintId, testid: `${it.testid}-hint` }, it.hint) : null),
+				);
+			}),
 		),
 	);
 	menu.addEventListener('keydown', (ev) => {
@@ -132,8 +145,29 @@ export function docsList(ctx: ListCtx, folderId: number, shared = false): HTMLEl
 				icon('folderPlus', 'icon icon-sm'),
 				h('span', null, t('docs.newFolder')),
 			),
+			h(
+				'button',
+				{ type: 'button', class: 'menu-item', testid: 'docs-import', on: { click: () => { newMenu.open = false; importInput.click(); } } },
+				icon('upload', 'icon icon-sm'),
+				h('span', null, t('docs.import.menu')),
+			),
 		),
 	);
+	/* the file picker of "Import Markdown" (a hidden input; the menu item opens it) */
+	const importInput = h('input', {
+		type: 'file',
+		class: 'offscreen',
+		testid: 'docs-import-file',
+		tabIndex: -1,
+		attrs: { accept: '.md,.markdown,.txt,text/markdown,text/plain', 'aria-hidden': 'true' },
+		on: {
+			change: () => {
+				const f = importInput.files?.[0];
+				importInput.value = '';
+				if (f) void importMarkdown(f);
+			},
+		},
+	});
 	newMenu.addEventListener('keydown', (ev) => {
 		if (ev.key === 'Escape' && newMenu.open) {
 			newMenu.open = false;
@@ -160,6 +194,7 @@ export function docsList(ctx: ListCtx, folderId: number, shared = false): HTMLEl
 			'div',
 			{ class: 'docs-head-actions' },
 			shared ? null : newMenu,
+			shared ? null : importInput,
 			shared ? null : h('a', { class: 'btn btn-secondary btn-sm', href: SHARED_HREF, testid: 'docs-shared-link' }, icon('users'), h('span', { class: 'btn-label' }, t('docs.shared'))),
 			h('a', { class: 'btn btn-secondary btn-sm', href: TRASH_HREF, testid: 'docs-trash-link' }, icon('trash'), h('span', { class: 'btn-label' }, t('docs.trash'))),
 		),
@@ -339,6 +374,35 @@ export function docsList(ctx: ListCtx, folderId: number, shared = false): HTMLEl
 			location.hash = `${docHref(r.document.id)}?new=1`;
 		} catch (e) {
 			toast(errorText(e), 'danger');
+		}
+	}
+
+	/** POST /documents/import with the file's text; the title is the file's name without its extension. */
+	async function importMarkdown(f: File): Promise<void> {
+		if (f.size > IMPORT_MAX) {
+			toast(t('docs.import.tooLarge', { max: '64 KiB' }), 'danger', 'docs-import-error');
+			return;
+		}
+		let markdown: string;
+		try {
+			markdown = await f.text();
+		} catch {
+			toast(t('docs.import.unreadable'), 'danger', 'docs-import-error');
+			return;
+		}
+		const title = (f.name.replace(/\.(md|markdown|txt)$/i, '').trim() || t('docs.untitled')).slice(0, TITLE_MAX);
+		const body = { title, markdown, folder_id: folderId || undefined };
+		/* the server takes at most 64 KiB of JSON: escaping can make a file near the limit too large */
+		if (new TextEncoder().encode(JSON.stringify(body)).length > IMPORT_MAX) {
+			toast(t('docs.import.tooLarge', { max: '64 KiB' }), 'danger', 'docs-import-error');
+			return;
+		}
+		try {
+			const r = await api('post', '/api/v1/documents/import', { body });
+			toast(t('docs.import.done', { title: r.document.title }), 'success');
+			location.hash = docHref(r.document.id);
+		} catch (e) {
+			toast(errorText(e), 'danger', 'docs-import-error');
 		}
 	}
 

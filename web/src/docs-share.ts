@@ -6,10 +6,13 @@
 // read-only.  People come from the directory (the chat's people picker);
 // departments only when the caller may list them (administrators);
 // otherwise people and the whole organisation can still be granted.
+// Below the grants, the owner manages share links (docs-links.ts); those
+// take effect at once, independently of the grants' Save.
 import { ApiError, type SessionInfo, api } from './api';
 import { peoplePicker } from './chat-dialogs';
 import { chatStore } from './chat-store';
 import { type Doc, type DocGrant, type DocRole, directory, docRoleLabel, personName } from './docs-data';
+import { linksSection } from './docs-links';
 import type { Dept } from './depts';
 import { buildDeptTree } from './depts';
 import { h, nextId, replace } from './dom';
@@ -50,6 +53,14 @@ export function shareDialog(session: SessionInfo, doc: Doc): void {
 	const err = alertBox('share-error');
 	const live = h('p', { class: 'sr-only', attrs: { 'aria-live': 'polite', role: 'status' } });
 	const addArea = h('div', { class: 'share-add', hidden: true });
+	/* only administrators may list departments (GET /departments); others grant people and the organisation */
+	const deptsP: Promise<Dept[] | null> =
+		owner && (session.user.role === 'sysadmin' || session.user.role === 'secadmin')
+			? api('get', '/api/v1/departments', { quiet401: true }).then(
+					(r) => r.departments,
+					(e: unknown) => (e instanceof ApiError && (e.status === 403 || e.status === 404) ? null : Promise.reject(e)),
+				)
+			: Promise.resolve(null);
 	const d = openDialog({
 		title: t('docs.share.title', { title: doc.title }),
 		wide: true,
@@ -62,6 +73,7 @@ export function shareDialog(session: SessionInfo, doc: Doc): void {
 			addArea,
 			err.el,
 			live,
+			owner ? linksSection({ session, doc, depts: deptsP }) : null,
 		],
 	});
 	const save = owner
@@ -238,13 +250,7 @@ export function shareDialog(session: SessionInfo, doc: Doc): void {
 	Promise.all([
 		api('get', '/api/v1/documents/{id}/permissions', { path: { id: doc.id } }),
 		directory(),
-		/* only administrators may list departments (GET /departments); others grant people and the organisation */
-		owner && (session.user.role === 'sysadmin' || session.user.role === 'secadmin')
-			? api('get', '/api/v1/departments', { quiet401: true }).then(
-					(r) => r.departments,
-					(e: unknown) => (e instanceof ApiError && (e.status === 403 || e.status === 404) ? null : Promise.reject(e)),
-				)
-			: Promise.resolve(null),
+		deptsP,
 	])
 		.then(([perm, people, dl]) => {
 			if (!d.dialog.isConnected) return;

@@ -35,6 +35,10 @@
 //    connection (nack not_open, e.g. after the server dropped the session)
 //    goes back in front of the buffer and is sent again (after a pause, or
 //    after the state was reloaded), so it is neither lost nor doubled.
+//  - The last LOG_MAX committed ops are kept by revision (the server's op,
+//    or our acknowledged one as the server applied it), so a position the
+//    server gives at an older revision (a comment's anchor) can be moved to
+//    this editor's coordinates: toLocalAt().  A state reload clears the log.
 import Delta from 'quill-delta';
 import type { Schemas } from './api';
 import type { DocClientFrame, DocFrame, LinkState } from './events';
@@ -81,6 +85,8 @@ const WRITE_ROLES: ReadonlySet<string> = new Set(['owner', 'editor']);
 /** At least this long between two ops (keystrokes typed meanwhile go together), and between two cursor frames: the server closes a socket that sends more than 50 frames a second. */
 const OP_GAP_MS = 60;
 const CURSOR_GAP_MS = 250;
+/** Committed ops kept to move positions given at older revisions (the server keeps 1,000). */
+const LOG_MAX = 1000;
 /** Pauses before sending again after `unavailable` (the server was busy). */
 const RETRY_MS = [1000, 2000, 4000, 8000, 15_000];
 
@@ -150,6 +156,8 @@ export class DocSync {
 	private lastStatus: SyncStatus | null = null;
 	/** The last cursor sent (rev:index:length), to send each position once. */
 	private selSent = '';
+	/** Committed ops by revision, oldest first (rev n turned revision n-1 into n). */
+	private log: { rev: number; op: Delta }[] = [];
 
 	constructor(doc: number, host: SyncHost) {
 		this.doc = doc;
@@ -276,6 +284,7 @@ export class DocSync {
 		this.loaded = true;
 		this.retries = 0;
 		this.selSent = '';
+		this.log = [];
 		let peerShift: Delta | null = null;
 
 		if (mode !== 'reconcile' || !this.pending || !canWrite(this.role)) {
@@ -346,6 +355,7 @@ export class DocSync {
 		}
 		this.base = this.base.compose(op);
 		this.rev = rev;
+		this.remember(rev, op);
 		this.retries = 0;
 		this.flushBuffer();
 		this.sendCursor();
@@ -446,6 +456,7 @@ export class DocSync {
 		}
 		this.base = this.base.compose(op);
 		this.rev = rev;
+		this.remember(rev, op);
 		let theirs = op;
 		if (this.inflight) {
 			const mine = theirs.transform(this.inflight.op, true);
@@ -510,11 +521,34 @@ export class DocSync {
 	}
 
 	/** A server-coordinate selection in this editor's coordinates (over our pending ops). */
-	private toLocal(index: number, length: number): [number, number] {
+	private toLocal(index: number, length: number, move = shift): [number, number] {
 		let r: [number, number] = [index, length];
-		if (this.inflight) r = shift(this.inflight.op, r[0], r[1]);
-		if (this.buffer) r = shift(this.buffer, r[0], r[1]);
+		if (this.inflight) r = move(this.inflight.op, r[0], r[1]);
+		if (this.buffer) r = move(this.buffer, r[0], r[1]);
 		return r;
+	}
+
+	/**
+	 * A range of the server's text at revision `rev` (a comment's anchor) in
+	 * this editor's coordinates: moved over the ops committed since, then
+	 * over our pending ones.  null when it cannot be moved yet: `rev` is
+	 * ahead of this editor (ask again after the next op or ack) or older
+	 * than the log (read it again from the server).
+	 */
+	toLocalAt(index: number, length: number, rev: number): [number, number] | null {
+		if (this.phase !== 'open' || rev > this.rev) return null;
+		let r: [number, number] = [index, length];
+		if (rev < this.rev) {
+			const first = this.log.length ? this.log[0].rev : this.rev + 1;
+			if (rev + 1 < first) return null;
+			for (const e of this.log) if (e.rev > rev) r = anchorShift(e.op, r[0], r[1]);
+		}
+		return this.toLocal(r[0], r[1], anchorShift);
+	}
+
+	private remember(rev: number, op: Delta): void {
+		this.log.push({ rev, op });
+		if (this.log.length > LOG_MAX) this.log.splice(0, this.log.length - LOG_MAX);
 	}
 
 	private clearAckTimer(): void {
@@ -540,5 +574,15 @@ export class DocSync {
 export function shift(change: Delta, index: number, length: number): [number, number] {
 	const start = change.transformPosition(index);
 	const end = change.transformPosition(index + length);
+	return [start, Math.max(0, end - start)];
+}
+
+/**
+ * Moves an anchored range (a comment's) over a change: text inserted right
+ * at either edge stays outside it, text deleted inside shrinks it.
+ */
+export function anchorShift(change: Delta, index: number, length: number): [number, number] {
+	const start = change.transformPosition(index, false);
+	const end = change.transformPosition(index + length, true);
 	return [start, Math.max(0, end - start)];
 }

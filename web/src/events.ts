@@ -39,7 +39,9 @@ export type DocFrame =
 	| Schemas['EventDocCursor']
 	| Schemas['EventDocLeft']
 	| Schemas['EventDocReset']
-	| Schemas['EventDocError'];
+	| Schemas['EventDocError']
+	| Schemas['EventDocComment']
+	| Schemas['EventDocPolicy'];
 /** Frames a client sends about a document (docs/collab.md). */
 export type DocClientFrame =
 	| { type: 'doc.open'; doc: number }
@@ -479,7 +481,9 @@ export class EventStream {
 			case 'doc.left':
 			case 'doc.reset':
 			case 'doc.error':
-				emitDoc({ type: 'frame', frame: msg });
+			case 'doc.comment':
+			case 'doc.policy':
+				emitDoc({ type: 'frame', frame: msg as DocFrame });
 				break;
 			case 'error':
 				console.warn('event stream error', msg.code, msg.message ?? '');

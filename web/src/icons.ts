@@ -75,6 +75,10 @@ export const ICONS = {
 	undo: ['M9 14L4 9l5-5', 'M4 9h11a5 5 0 0 1 0 10h-3'],
 	redo: ['M15 14l5-5-5-5', 'M20 9H9a5 5 0 0 0 0 10h3'],
 	clearFormat: ['M6 5h12', 'M12 5l-3 14', 'M15 15l5 5', 'M20 15l-5 5'],
+	comment: ['M5 4h14a2 2 0 0 1 2 2v9a2 2 0 0 1-2 2h-7l-5 4v-4H5a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z'],
+	commentPlus: ['M5 4h14a2 2 0 0 1 2 2v9a2 2 0 0 1-2 2h-7l-5 4v-4H5a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z', 'M12 7.5v6', 'M9 10.5h6'],
+	tag: ['M3 12V4a1 1 0 0 1 1-1h8l9 9-9 9z', 'M7.5 7.5v.01'],
+	upload: ['M12 16V5', 'M7 10l5-5 5 5', 'M5 20h14'],
 } as const;
 
 export type IconName = keyof typeof ICONS;

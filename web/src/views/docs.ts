@@ -1,12 +1,15 @@
 // views/docs.ts — "Documents" (RG-DOC-a/b/c/g/h, RG-APP-h): the page
 // follows its own hash routes — #/docs (top level), #/docs/f/ID (a folder),
-// #/docs/shared (others' documents the user may read), #/docs/trash and #/docs/ID (the editor; ?new=1 focuses the title of a
-// document just created).  The list and the trash are in docs-list.ts; the
+// #/docs/shared (others' documents the user may read), #/docs/trash,
+// #/docs/link/TOKEN (a share link being opened, docs-links.ts) and
+// #/docs/ID (the editor; ?new=1 focuses the title of a document just
+// created).  The list and the trash are in docs-list.ts; the
 // editor (and Quill with it) is loaded on demand from docs-editor.ts, so
 // the rest of the client does not carry the editor.  Leaving a document
 // (another route, another page, sign-out) closes it (doc.close).
 import 'quill/dist/quill.core.css';
 import { type DocsRoute, parseDocsRoute } from '../docs-data';
+import { linkOpenPage } from '../docs-links';
 import { docsList, docsTrash } from '../docs-list';
 import { h, replace } from '../dom';
 import { t } from '../i18n';
@@ -50,6 +53,11 @@ export function docsPage(ctx: AppCtx): HTMLElement {
 			current = { route: r, destroy() {} };
 		} else if (r.view === 'shared') {
 			const v = docsList({ session: ctx.session, alive }, 0, true);
+			replace(root, v);
+			focusView(v);
+			current = { route: r, destroy() {} };
+		} else if (r.view === 'link') {
+			const v = linkOpenPage(r.token);
 			replace(root, v);
 			focusView(v);
 			current = { route: r, destroy() {} };
