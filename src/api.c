@@ -248,6 +248,25 @@ void api_store_error(struct req *r, int rc)
 	}
 }
 
+bool api_path_id(struct req *r, int i, int64_t *out)
+{
+	char *end = NULL;
+	long long v = r->params[i] ? strtoll(r->params[i], &end, 10) : 0;
+	if (!r->params[i] || !end || *end || v <= 0) {
+		req_error(r, 404, "not_found", "not found");
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+void api_audit_doc(struct req *r, const char *event, int64_t doc, const char *outcome, const char *detail)
+{
+	char object[32];
+	snprintf(object, sizeof object, "document:%lld", (long long)doc);
+	req_audit(r, event, object, outcome, detail);
+}
+
 bool api_load_target(struct req *r, struct store_user *u)
 {
 	char *end = NULL;

@@ -57,6 +57,10 @@ int api_revoke_user_sessions(struct req *r, int64_t user_id, const uint8_t *keep
 void api_credential_failed(struct req *r);
 /* Loads a user of the caller's tenant by the path parameter; replies 404. */
 bool api_load_target(struct req *r, struct store_user *u);
+/* The i-th '*' of the path as a positive id; answers 404 itself. */
+bool api_path_id(struct req *r, int i, int64_t *out);
+/* Audits a document operation (object "document:<id>"). */
+void api_audit_doc(struct req *r, const char *event, int64_t doc, const char *outcome, const char *detail);
 
 /* api_chat.c */
 void h_directory(struct req *r);

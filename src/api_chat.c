@@ -390,24 +390,13 @@ static void conv_submit(struct req *r, struct conv_ctx *x)
 
 /* ---- loading and checks ------------------------------------------------------ */
 
-static bool param_id(struct req *r, int i, int64_t *out)
-{
-	char *end = NULL;
-	long long v = r->params[i] ? strtoll(r->params[i], &end, 10) : 0;
-	if (!r->params[i] || !end || *end || v <= 0) {
-		req_error(r, 404, "not_found", "not found");
-		return false;
-	}
-	*out = v;
-	return true;
-}
 
 /* The conversation named in the path, if the caller is an active member
  * (or, with any_member, also pending / a channel they may see). */
 static struct chat_conv *load_conv(struct req *r, bool need_active, struct chat_member **me)
 {
 	int64_t id;
-	if (!param_id(r, 0, &id))
+	if (!api_path_id(r, 0, &id))
 		return NULL;
 	struct chat_conv *cv = chat_conv_get(r->srv, r->user.tenant_id, id);
 	struct chat_member *m = cv ? chat_member_find(cv, r->user.id) : NULL;
@@ -749,7 +738,7 @@ void h_conv_hold(struct req *r)
 	static const char *const allowed[] = { "legal_hold", NULL };
 	bool hold;
 	int64_t id;
-	if (!param_id(r, 0, &id) || !req_only(r, allowed))
+	if (!api_path_id(r, 0, &id) || !req_only(r, allowed))
 		return;
 	json_t *v = json_object_get(r->json, "legal_hold");
 	if (!json_is_boolean(v)) {
@@ -912,7 +901,7 @@ void h_conv_member_patch(struct req *r)
 	struct chat_member *me;
 	struct chat_conv *cv = load_conv(r, true, &me);
 	int64_t target;
-	if (!cv || !param_id(r, 1, &target) || !req_only(r, allowed))
+	if (!cv || !api_path_id(r, 1, &target) || !req_only(r, allowed))
 		return;
 	struct chat_member *m = chat_member_find(cv, target);
 	if (!m) {
@@ -974,7 +963,7 @@ void h_conv_member_delete(struct req *r)
 	struct chat_member *me;
 	struct chat_conv *cv = load_conv(r, false, &me);
 	int64_t target;
-	if (!cv || !param_id(r, 1, &target))
+	if (!cv || !api_path_id(r, 1, &target))
 		return;
 	struct chat_member *m = chat_member_find(cv, target);
 	struct chat_member *self = chat_member_find(cv, r->user.id);
@@ -1069,7 +1058,7 @@ void h_conv_messages_post(struct req *r)
 	int64_t id;
 	const char *body, *cid;
 	int64_t reply = 0, thread = 0;
-	if (!param_id(r, 0, &id) || !req_only(r, allowed) ||
+	if (!api_path_id(r, 0, &id) || !req_only(r, allowed) ||
 	    !req_text(r, "body", true, CHAT_BODY_MAX * 4, &body) || !req_str(r, "cid", false, 80, &cid) ||
 	    !req_int(r, "reply_to", false, 0, INT64_MAX, &reply) ||
 	    !req_int(r, "thread_root", false, 0, INT64_MAX, &thread))
@@ -1114,7 +1103,7 @@ struct msg_row {
 static bool load_msg(struct req *r, struct msg_row *m, struct chat_conv **cvp, struct chat_member **mep)
 {
 	int64_t id;
-	if (!param_id(r, 0, &id))
+	if (!api_path_id(r, 0, &id))
 		return false;
 	sqlite3_stmt *st = chat_rstmt(r->srv, "SELECT conv_id, sender_id, file_id, created_at, recalled_at, kind"
 	                              " FROM messages WHERE id = ?1 AND tenant_id = ?2");
@@ -1705,7 +1694,7 @@ void h_blocklist_import(struct req *r)
 void h_blocklist_delete(struct req *r)
 {
 	int64_t id;
-	if (!param_id(r, 0, &id))
+	if (!api_path_id(r, 0, &id))
 		return;
 	sqlite3_stmt *st = chat_rstmt(r->srv, "DELETE FROM link_blocklist WHERE id = ?1 AND tenant_id = ?2");
 	if (!st) {

@@ -32,32 +32,14 @@
 #define LINK_IDS_MAX 200
 #define COMMENT_MAX (4 * 1024)
 
-static bool id_at(struct req *r, int i, int64_t *out)
-{
-	char *end = NULL;
-	long long v = r->params[i] ? strtoll(r->params[i], &end, 10) : 0;
-	if (!r->params[i] || !end || *end || v <= 0) {
-		req_error(r, 404, "not_found", "not found");
-		return false;
-	}
-	*out = v;
-	return true;
-}
-
-static void audit_doc(struct req *r, const char *event, int64_t doc, const char *outcome, const char *detail)
-{
-	char object[32];
-	snprintf(object, sizeof object, "document:%lld", (long long)doc);
-	req_audit(r, event, object, outcome, detail);
-}
 
 static bool doc_role(struct req *r, int need, const char *event, int64_t *doc)
 {
-	if (!id_at(r, 0, doc))
+	if (!api_path_id(r, 0, doc))
 		return false;
 	int have = docs_role_of(r->srv, r->user.tenant_id, r->user.id, *doc, false);
 	if (have < need) {
-		audit_doc(r, event, *doc, "denied", have == DROLE_NONE ? "{\"reason\":\"no access\"}" : "{\"reason\":\"role\"}");
+		api_audit_doc(r, event, *doc, "denied", have == DROLE_NONE ? "{\"reason\":\"no access\"}" : "{\"reason\":\"role\"}");
 		if (have == DROLE_NONE)
 			req_error(r, 404, "not_found", "no such document");
 		else
@@ -150,7 +132,7 @@ void h_doc_classify(struct req *r)
 	sqlite3_reset(st);
 	char detail[128];
 	snprintf(detail, sizeof detail, "{\"before\":\"%s\",\"after\":\"%s\"}", before.name, name);
-	audit_doc(r, "doc.classify", doc, rc ? "failure" : "success", detail);
+	api_audit_doc(r, "doc.classify", doc, rc ? "failure" : "success", detail);
 	if (rc) {
 		api_store_error(r, rc);
 		return;
@@ -177,7 +159,7 @@ void h_doc_event(struct req *r)
 	}
 	char ev[32];
 	snprintf(ev, sizeof ev, "doc.%s", kind);
-	audit_doc(r, ev, doc, blocked ? "denied" : "success", "{\"reported_by\":\"client\"}");
+	api_audit_doc(r, ev, doc, blocked ? "denied" : "success", "{\"reported_by\":\"client\"}");
 	req_empty(r, 204);
 }
 
@@ -211,7 +193,7 @@ void h_doc_export(struct req *r)
 		char detail[96];
 		snprintf(detail, sizeof detail, "{\"format\":\"%s\",\"reason\":\"%s\"}", fmt,
 		         !l.export_ok ? l.name : "no-download link");
-		audit_doc(r, "doc.export", doc, "denied", detail);
+		api_audit_doc(r, "doc.export", doc, "denied", detail);
 		req_error(r, 403, "export_forbidden", !l.export_ok
 		          ? "this document's classification does not allow export"
 		          : "your access to this document does not allow download");
@@ -232,7 +214,7 @@ void h_doc_export(struct req *r)
 	char detail[128];
 	snprintf(detail, sizeof detail, "{\"format\":\"%s\",\"rev\":%lld,\"watermark\":%s}", fmt, (long long)rev,
 	         l.watermark ? "true" : "false");
-	audit_doc(r, "doc.export", doc, rc ? "failure" : "success", detail);
+	api_audit_doc(r, "doc.export", doc, rc ? "failure" : "success", detail);
 	if (rc) {
 		json_decref(meta);
 		api_store_error(r, rc);
@@ -261,7 +243,7 @@ struct import_ctx { int64_t id; };
 static void import_done(struct req *r, int rc, int64_t rev)
 {
 	struct import_ctx *x = r->async_ctx;
-	audit_doc(r, "doc.import", x->id, rc ? "failure" : "success", "{\"format\":\"md\"}");
+	api_audit_doc(r, "doc.import", x->id, rc ? "failure" : "success", "{\"format\":\"md\"}");
 	if (rc) {
 		api_store_error(r, rc);
 		return;
@@ -439,7 +421,7 @@ static void link_create_done(struct req *r)
 	snprintf(detail, sizeof detail, "{\"link\":%lld,\"role\":\"%s\",\"scope\":\"%s\",\"ids\":%.400s,"
 	         "\"expires_at\":%lld,\"password\":%s,\"no_download\":%s}", (long long)id, x->role, x->scope,
 	         x->ids, (long long)x->expires_at, x->pw_hash[0] ? "true" : "false", x->no_download ? "true" : "false");
-	audit_doc(r, "doc.link.create", x->doc, rc ? "failure" : "success", detail);
+	api_audit_doc(r, "doc.link.create", x->doc, rc ? "failure" : "success", detail);
 	if (rc) {
 		api_store_error(r, rc);
 		return;
@@ -483,7 +465,7 @@ void h_doc_links_create(struct req *r)
 	if (strcmp(scope, "guests") == 0 && (!p.doc_links_guests || !l.external_links)) {
 		char detail[96];
 		snprintf(detail, sizeof detail, "{\"reason\":\"%s\"}", !p.doc_links_guests ? "policy" : l.name);
-		audit_doc(r, "doc.link.create", doc, "denied", detail);
+		api_audit_doc(r, "doc.link.create", doc, "denied", detail);
 		req_error(r, 403, "label_forbids", !p.doc_links_guests
 		          ? "the organisation's policy does not allow links for guests"
 		          : "this document's classification keeps it inside the organisation");
@@ -532,7 +514,7 @@ void h_doc_links_create(struct req *r)
 void h_doc_link_revoke(struct req *r)
 {
 	int64_t id;
-	if (!id_at(r, 0, &id))
+	if (!api_path_id(r, 0, &id))
 		return;
 	sqlite3_stmt *st = chat_rstmt(r->srv, "SELECT doc_id FROM doc_links WHERE id = ?1 AND tenant_id = ?2");
 	sqlite3_bind_int64(st, 1, id);
@@ -550,7 +532,7 @@ void h_doc_link_revoke(struct req *r)
 	sqlite3_reset(st);
 	char detail[48];
 	snprintf(detail, sizeof detail, "{\"link\":%lld}", (long long)id);
-	audit_doc(r, "doc.link.revoke", doc, "success", detail);
+	api_audit_doc(r, "doc.link.revoke", doc, "success", detail);
 	docs_reset(r->srv, doc, "permissions");
 	req_empty(r, 204);
 }
@@ -576,7 +558,7 @@ static void link_refuse(struct req *r, int64_t doc, int64_t link, int status, co
 {
 	char detail[128];
 	snprintf(detail, sizeof detail, "{\"link\":%lld,\"reason\":\"%s\"}", (long long)link, why);
-	audit_doc(r, "doc.link.open", doc, "denied", detail);
+	api_audit_doc(r, "doc.link.open", doc, "denied", detail);
 	req_error(r, status, code, "%s", message);
 }
 
@@ -592,7 +574,7 @@ static void link_grant(struct req *r, struct link_open *x)
 	sqlite3_reset(st);
 	char detail[96];
 	snprintf(detail, sizeof detail, "{\"link\":%lld,\"role\":\"%s\"}", (long long)x->link_id, x->role);
-	audit_doc(r, "doc.link.open", x->doc, rc ? "failure" : "success", detail);
+	api_audit_doc(r, "doc.link.open", x->doc, rc ? "failure" : "success", detail);
 	if (rc) {
 		api_store_error(r, rc);
 		return;
@@ -903,7 +885,7 @@ void h_doc_comment_create(struct req *r)
 	free(box);
 	char detail[64];
 	snprintf(detail, sizeof detail, "{\"comment\":%lld,\"reply\":%s}", (long long)id, parent ? "true" : "false");
-	audit_doc(r, "doc.comment.create", doc, rc ? "failure" : "success", detail);
+	api_audit_doc(r, "doc.comment.create", doc, rc ? "failure" : "success", detail);
 	if (rc) {
 		api_store_error(r, rc);
 		return;
@@ -916,7 +898,7 @@ void h_doc_comment_patch(struct req *r)
 	static const char *const allowed[] = { "resolved", NULL };
 	int64_t doc, id;
 	bool resolved;
-	if (!req_only(r, allowed) || !id_at(r, 1, &id) ||
+	if (!req_only(r, allowed) || !api_path_id(r, 1, &id) ||
 	    !doc_role(r, DROLE_COMMENTER, "doc.comment.resolve", &doc))
 		return;
 	json_t *v = json_object_get(r->json, "resolved");
@@ -940,6 +922,6 @@ void h_doc_comment_patch(struct req *r)
 	}
 	char detail[64];
 	snprintf(detail, sizeof detail, "{\"comment\":%lld,\"resolved\":%s}", (long long)id, resolved ? "true" : "false");
-	audit_doc(r, resolved ? "doc.comment.resolve" : "doc.comment.reopen", doc, "success", detail);
+	api_audit_doc(r, resolved ? "doc.comment.resolve" : "doc.comment.reopen", doc, "success", detail);
 	comment_reply(r, 200, doc, id, resolved ? "resolved" : "reopened");
 }

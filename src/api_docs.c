@@ -26,34 +26,16 @@
 #define GRANTS_MAX 200
 #define LIST_MAX 1000
 
-static bool path_id(struct req *r, int i, int64_t *out)
-{
-	char *end = NULL;
-	long long v = r->params[i] ? strtoll(r->params[i], &end, 10) : 0;
-	if (!r->params[i] || !end || *end || v <= 0) {
-		req_error(r, 404, "not_found", "not found");
-		return false;
-	}
-	*out = v;
-	return true;
-}
-
-static void audit_doc(struct req *r, const char *event, int64_t doc, const char *outcome, const char *detail)
-{
-	char object[32];
-	snprintf(object, sizeof object, "document:%lld", (long long)doc);
-	req_audit(r, event, object, outcome, detail);
-}
 
 /* The document of the path with at least `need`; answers 404/403 itself
  * (and audits the refusal). */
 static bool need_role(struct req *r, int need, const char *event, int64_t *doc, int *role, bool trash)
 {
-	if (!path_id(r, 0, doc))
+	if (!api_path_id(r, 0, doc))
 		return false;
 	int have = docs_role_of(r->srv, r->user.tenant_id, r->user.id, *doc, trash);
 	if (have == DROLE_NONE) {
-		audit_doc(r, event, *doc, "denied", "{\"reason\":\"no access\"}");
+		api_audit_doc(r, event, *doc, "denied", "{\"reason\":\"no access\"}");
 		req_error(r, 404, "not_found", "no such document");
 		return false;
 	}
@@ -61,7 +43,7 @@ static bool need_role(struct req *r, int need, const char *event, int64_t *doc, 
 		char detail[96];
 		snprintf(detail, sizeof detail, "{\"reason\":\"role\",\"have\":\"%s\",\"need\":\"%s\"}",
 		         docs_role_name(have), docs_role_name(need));
-		audit_doc(r, event, *doc, "denied", detail);
+		api_audit_doc(r, event, *doc, "denied", detail);
 		req_error(r, 403, "forbidden", "your role on this document does not allow this");
 		return false;
 	}
@@ -213,7 +195,7 @@ void h_folder_patch(struct req *r)
 	static const char *const allowed[] = { "name", "parent_id", NULL };
 	int64_t id, parent = -1;
 	const char *name;
-	if (!path_id(r, 0, &id) || !req_only(r, allowed) || !title_ok(r, "name", false, &name) ||
+	if (!api_path_id(r, 0, &id) || !req_only(r, allowed) || !title_ok(r, "name", false, &name) ||
 	    !req_int(r, "parent_id", false, 0, INT64_MAX, &parent))
 		return;
 	if (!folder_exists(r, id)) {
@@ -256,7 +238,7 @@ void h_folder_patch(struct req *r)
 void h_folder_delete(struct req *r)
 {
 	int64_t id;
-	if (!path_id(r, 0, &id))
+	if (!api_path_id(r, 0, &id))
 		return;
 	if (!folder_exists(r, id)) {
 		req_error(r, 404, "not_found", "no such folder");
@@ -358,7 +340,7 @@ void h_docs_create(struct req *r)
 	}
 	int rc;
 	int64_t id = doc_insert(r, title, folder, &rc);
-	audit_doc(r, "doc.create", id, rc ? "failure" : "success", NULL);
+	api_audit_doc(r, "doc.create", id, rc ? "failure" : "success", NULL);
 	if (rc) {
 		api_store_error(r, rc);
 		return;
@@ -374,7 +356,7 @@ void h_doc_get(struct req *r)
 	json_t *content = NULL;
 	int64_t rev = 0;
 	int rc = docs_content(r->srv, r->user.tenant_id, id, &content, &rev);
-	audit_doc(r, "doc.open", id, rc ? "failure" : "success", "{\"via\":\"api\"}");
+	api_audit_doc(r, "doc.open", id, rc ? "failure" : "success", "{\"via\":\"api\"}");
 	if (rc) {
 		api_store_error(r, rc);
 		return;
@@ -400,7 +382,7 @@ void h_doc_patch(struct req *r)
 	if (title) {
 		rc = seal_into(r, "UPDATE documents SET title = ?1 WHERE id = ?2 AND tenant_id = ?3", "documents", id,
 		               "title", title);
-		audit_doc(r, "doc.rename", id, rc ? "failure" : "success", NULL);
+		api_audit_doc(r, "doc.rename", id, rc ? "failure" : "success", NULL);
 	}
 	if (rc == 0 && folder >= 0) {
 		sqlite3_stmt *st = chat_rstmt(r->srv, "UPDATE documents SET folder_id = ?1 WHERE id = ?2 AND tenant_id = ?3");
@@ -411,7 +393,7 @@ void h_doc_patch(struct req *r)
 		sqlite3_reset(st);
 		char detail[64];
 		snprintf(detail, sizeof detail, "{\"folder\":%lld}", (long long)folder);
-		audit_doc(r, "doc.move", id, rc ? "failure" : "success", detail);
+		api_audit_doc(r, "doc.move", id, rc ? "failure" : "success", detail);
 	}
 	if (rc) {
 		api_store_error(r, rc);
@@ -425,7 +407,7 @@ struct dup_ctx { int64_t id; };
 static void dup_done(struct req *r, int rc, int64_t rev)
 {
 	struct dup_ctx *x = r->async_ctx;
-	audit_doc(r, "doc.duplicate", x->id, rc ? "failure" : "success", NULL);
+	api_audit_doc(r, "doc.duplicate", x->id, rc ? "failure" : "success", NULL);
 	if (rc) {
 		api_store_error(r, rc);
 		return;
@@ -479,7 +461,7 @@ void h_doc_delete(struct req *r)
 	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : BW_ESTORE;
 	sqlite3_reset(st);
 	docs_reset(r->srv, id, "deleted");
-	audit_doc(r, "doc.delete", id, rc ? "failure" : "success", "{\"to\":\"trash\"}");
+	api_audit_doc(r, "doc.delete", id, rc ? "failure" : "success", "{\"to\":\"trash\"}");
 	if (rc) {
 		api_store_error(r, rc);
 		return;
@@ -499,7 +481,7 @@ void h_doc_restore(struct req *r)
 	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : BW_ESTORE;
 	int changed = sqlite3_changes(store_sqlite_handle(r->srv->app->s));
 	sqlite3_reset(st);
-	audit_doc(r, "doc.restore", id, rc || !changed ? "failure" : "success", NULL);
+	api_audit_doc(r, "doc.restore", id, rc || !changed ? "failure" : "success", NULL);
 	if (rc || !changed) {
 		req_error(r, 409, "not_in_trash", "the document is not in the trash");
 		return;
@@ -513,7 +495,7 @@ void h_doc_purge(struct req *r)
 {
 	/* route permission PERM_DOCS_ADMIN: security administrators only */
 	int64_t id;
-	if (!path_id(r, 0, &id))
+	if (!api_path_id(r, 0, &id))
 		return;
 	sqlite3_stmt *st = chat_rstmt(r->srv, "SELECT 1 FROM documents WHERE id = ?1 AND tenant_id = ?2");
 	sqlite3_bind_int64(st, 1, id);
@@ -525,7 +507,7 @@ void h_doc_purge(struct req *r)
 		return;
 	}
 	int rc = docs_destroy(r->srv, r->user.tenant_id, id);
-	audit_doc(r, "doc.purge", id, rc ? "failure" : "success", "{\"reason\":\"security administrator\"}");
+	api_audit_doc(r, "doc.purge", id, rc ? "failure" : "success", "{\"reason\":\"security administrator\"}");
 	if (rc) {
 		api_store_error(r, rc);
 		return;
@@ -638,7 +620,7 @@ void h_doc_perms_put(struct req *r)
 		free(dt);
 		dt = strdup("{\"note\":\"grants too long for the record\"}");
 	}
-	audit_doc(r, "doc.permission", id, rc ? "failure" : "success", dt);
+	api_audit_doc(r, "doc.permission", id, rc ? "failure" : "success", dt);
 	free(dt);
 	json_decref(dj);
 	if (rc) {
@@ -723,7 +705,7 @@ void h_doc_version_get(struct req *r)
 {
 	int64_t id, vid;
 	json_t *meta = NULL;
-	if (!need_role(r, DROLE_VIEWER, "doc.versions", &id, NULL, false) || !path_id(r, 1, &vid))
+	if (!need_role(r, DROLE_VIEWER, "doc.versions", &id, NULL, false) || !api_path_id(r, 1, &vid))
 		return;
 	json_t *content = version_content(r, id, vid, &meta);
 	if (content)
@@ -737,7 +719,7 @@ static void restore_done(struct req *r, int rc, int64_t rev)
 	struct restore_ctx *x = r->async_ctx;
 	char detail[96];
 	snprintf(detail, sizeof detail, "{\"version\":%lld,\"rev\":%lld}", (long long)x->vid, (long long)rev);
-	audit_doc(r, "doc.version.restore", x->doc, rc ? "failure" : "success", detail);
+	api_audit_doc(r, "doc.version.restore", x->doc, rc ? "failure" : "success", detail);
 	if (rc) {
 		api_store_error(r, rc);
 		return;
@@ -750,7 +732,7 @@ void h_doc_version_restore(struct req *r)
 {
 	int64_t id, vid;
 	json_t *meta = NULL;
-	if (!need_role(r, DROLE_EDITOR, "doc.version.restore", &id, NULL, false) || !path_id(r, 1, &vid))
+	if (!need_role(r, DROLE_EDITOR, "doc.version.restore", &id, NULL, false) || !api_path_id(r, 1, &vid))
 		return;
 	json_t *content = version_content(r, id, vid, &meta);
 	json_decref(meta);
@@ -807,7 +789,7 @@ void h_doc_version_create(struct req *r)
 	free(txt);
 	char detail[64];
 	snprintf(detail, sizeof detail, "{\"version\":%lld,\"rev\":%lld}", (long long)vid, (long long)rev);
-	audit_doc(r, "doc.version.create", id, rc ? "failure" : "success", detail);
+	api_audit_doc(r, "doc.version.create", id, rc ? "failure" : "success", detail);
 	if (rc) {
 		api_store_error(r, rc);
 		return;

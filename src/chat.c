@@ -1507,6 +1507,9 @@ static int purge_run(struct chat_op *op, sqlite3 *db)
 		"UPDATE files SET status = 'purged', name = x'' WHERE id IN (SELECT file_id FROM messages"
 		" WHERE conv_id = ?1 AND created_at < ?2 AND file_id != 0 ORDER BY id LIMIT 5000)",
 		"DELETE FROM events WHERE conv_id = ?1 AND created_at < ?2",
+		/* last: its change count is the number of messages destroyed */
+		"DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE conv_id = ?1"
+		" AND created_at < ?2 ORDER BY id LIMIT 5000)",
 	};
 	for (int i = 0; i < n && x->nconv < PURGE_CONVS; i++) {
 		st = writer_stmt(db, "SELECT file_id FROM messages WHERE conv_id = ?1 AND created_at < ?2"
@@ -1529,16 +1532,6 @@ static int purge_run(struct chat_op *op, sqlite3 *db)
 			if (rc != SQLITE_DONE)
 				return writer_sqlite_err(db, rc);
 		}
-		st = writer_stmt(db, "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE conv_id = ?1"
-		                 " AND created_at < ?2 ORDER BY id LIMIT 5000)");
-		if (!st)
-			return BW_ESTORE;
-		sqlite3_bind_int64(st, 1, convs[i][0]);
-		sqlite3_bind_int64(st, 2, convs[i][1]);
-		int rc = sqlite3_step(st);
-		sqlite3_reset(st);
-		if (rc != SQLITE_DONE)
-			return writer_sqlite_err(db, rc);
 		int ch = sqlite3_changes(db);
 		if (ch > 0) {
 			x->conv[x->nconv] = convs[i][0];

@@ -1,5 +1,8 @@
 /*
- * rtproto.c — client-frame parser of the realtime protocol (see rtproto.h).
+ * rtproto.c — client-frame parser of the realtime protocol (see rtproto.h):
+ * every frame a client sends on /api/v1/events is validated here, bounded
+ * and typed, before chat.c or docs.c sees it (WC-TRANS, IN-SURGE, RG-IM-a,
+ * RG-DOC-h).
  */
 #include "rtproto.h"
 #include "util.h"
