@@ -76,15 +76,6 @@ static void conv_ctx_free(void *p)
 
 /* ---- writer side ---------------------------------------------------------- */
 
-static int step_done(sqlite3 *db, sqlite3_stmt *st)
-{
-	if (!st)
-		return BW_ESTORE;
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : writer_sqlite_err(db, rc);
-}
-
 static int seal_col(struct chat_op *op, sqlite3 *db, struct conv_ctx *x, const char *col,
                     const char *pt)
 {
@@ -105,7 +96,7 @@ static int seal_col(struct chat_op *op, sqlite3 *db, struct conv_ctx *x, const c
 		sqlite3_bind_int64(st, 2, x->conv_id);
 		sqlite3_bind_int64(st, 3, op->tenant_id);
 	}
-	int rc = step_done(db, st);
+	int rc = writer_step(db, st);
 	free(box);
 	return rc;
 }
@@ -126,7 +117,7 @@ static int member_insert(struct chat_op *op, sqlite3 *db, struct conv_ctx *x, in
 	sqlite3_bind_text(st, 4, role, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, pending ? "pending" : "active", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 6, bw_now());
-	return step_done(db, st);
+	return writer_step(db, st);
 }
 
 /* Members inserted with joined_seq -1 see events from this one on. */
@@ -138,7 +129,7 @@ static int joined_fix(struct chat_op *op, sqlite3 *db, struct conv_ctx *x, int64
 		return BW_ESTORE;
 	sqlite3_bind_int64(st, 1, seq - 1);
 	sqlite3_bind_int64(st, 2, x->conv_id);
-	return step_done(db, st);
+	return writer_step(db, st);
 }
 
 static int conv_run(struct chat_op *op, sqlite3 *db)
@@ -174,7 +165,7 @@ static int conv_run(struct chat_op *op, sqlite3 *db)
 		sqlite3_bind_text(st, 4, x->settings, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 5, op->user_id);
 		sqlite3_bind_int64(st, 6, bw_now());
-		if ((rc = step_done(db, st)))
+		if ((rc = writer_step(db, st)))
 			return rc;
 		x->conv_id = sqlite3_last_insert_rowid(db);
 		if ((x->name && (rc = seal_col(op, db, x, "name", x->name))) ||
@@ -198,7 +189,7 @@ static int conv_run(struct chat_op *op, sqlite3 *db)
 			sqlite3_bind_text(st, 1, x->settings, -1, SQLITE_STATIC);
 			sqlite3_bind_int64(st, 2, x->conv_id);
 			sqlite3_bind_int64(st, 3, op->tenant_id);
-			if ((rc = step_done(db, st)))
+			if ((rc = writer_step(db, st)))
 				return rc;
 		}
 		if ((x->set_name && (rc = seal_col(op, db, x, "name", x->name))) ||
@@ -212,7 +203,7 @@ static int conv_run(struct chat_op *op, sqlite3 *db)
 		sqlite3_bind_int64(st, 1, x->hold);
 		sqlite3_bind_int64(st, 2, x->conv_id);
 		sqlite3_bind_int64(st, 3, op->tenant_id);
-		if ((rc = step_done(db, st)))
+		if ((rc = writer_step(db, st)))
 			return rc;
 		return chat_op_event(op, db, x->conv_id, 0, "conv.update", 0, NULL);
 	case CA_DISSOLVE:
@@ -223,7 +214,7 @@ static int conv_run(struct chat_op *op, sqlite3 *db)
 		sqlite3_bind_int64(st, 1, bw_now());
 		sqlite3_bind_int64(st, 2, x->conv_id);
 		sqlite3_bind_int64(st, 3, op->tenant_id);
-		if ((rc = step_done(db, st)))
+		if ((rc = writer_step(db, st)))
 			return rc;
 		return chat_op_event(op, db, x->conv_id, 0, "conv.dissolve", 0, NULL);
 	case CA_ADD:
@@ -246,7 +237,7 @@ static int conv_run(struct chat_op *op, sqlite3 *db)
 				return BW_ESTORE;
 			sqlite3_bind_int64(st, 1, x->conv_id);
 			sqlite3_bind_int64(st, 2, x->target);
-			if ((rc = step_done(db, st)))
+			if ((rc = writer_step(db, st)))
 				return rc;
 		}
 		if (x->new_role) {
@@ -256,7 +247,7 @@ static int conv_run(struct chat_op *op, sqlite3 *db)
 			sqlite3_bind_text(st, 1, chat_role_name(x->new_role), -1, SQLITE_STATIC);
 			sqlite3_bind_int64(st, 2, x->conv_id);
 			sqlite3_bind_int64(st, 3, x->target);
-			if ((rc = step_done(db, st)))
+			if ((rc = writer_step(db, st)))
 				return rc;
 		}
 		if (x->set_mute) {
@@ -266,7 +257,7 @@ static int conv_run(struct chat_op *op, sqlite3 *db)
 			sqlite3_bind_int64(st, 1, x->muted_until);
 			sqlite3_bind_int64(st, 2, x->conv_id);
 			sqlite3_bind_int64(st, 3, x->target);
-			if ((rc = step_done(db, st)))
+			if ((rc = writer_step(db, st)))
 				return rc;
 		}
 		if (x->set_poster) {
@@ -276,7 +267,7 @@ static int conv_run(struct chat_op *op, sqlite3 *db)
 			sqlite3_bind_int64(st, 1, x->poster);
 			sqlite3_bind_int64(st, 2, x->conv_id);
 			sqlite3_bind_int64(st, 3, x->target);
-			if ((rc = step_done(db, st)))
+			if ((rc = writer_step(db, st)))
 				return rc;
 		}
 		snprintf(detail, sizeof detail, "{\"change\":\"%s\",\"user_id\":%lld}",
@@ -291,7 +282,7 @@ static int conv_run(struct chat_op *op, sqlite3 *db)
 		sqlite3_bind_int64(st, 1, x->conv_id);
 		sqlite3_bind_int64(st, 2, x->target);
 		sqlite3_bind_int64(st, 3, op->tenant_id);
-		if ((rc = step_done(db, st)))
+		if ((rc = writer_step(db, st)))
 			return rc;
 		snprintf(detail, sizeof detail, "{\"change\":\"%s\",\"user_id\":%lld}",
 		         x->target == op->user_id ? "left" : "removed", (long long)x->target);
@@ -306,7 +297,7 @@ static int conv_run(struct chat_op *op, sqlite3 *db)
 		sqlite3_bind_int64(st, 1, x->conv_id);
 		sqlite3_bind_int64(st, 2, x->target);
 		sqlite3_bind_int64(st, 3, op->user_id);
-		if ((rc = step_done(db, st)))
+		if ((rc = writer_step(db, st)))
 			return rc;
 		return chat_op_event(op, db, x->conv_id, 0, "conv.update", 0, NULL);
 	}
@@ -1174,7 +1165,7 @@ static int msg_run(struct chat_op *op, sqlite3 *db)
 		sqlite3_bind_int64(st, 4, op->tenant_id);
 		if (x->action == 2)
 			sqlite3_bind_int64(st, 5, op->user_id);
-		if ((rc = step_done(db, st)))
+		if ((rc = writer_step(db, st)))
 			return rc;
 		if (sqlite3_changes(db) == 0)
 			return BW_ECONFLICT;          /* recalled meanwhile */
@@ -1182,26 +1173,18 @@ static int msg_run(struct chat_op *op, sqlite3 *db)
 		if (!st)
 			return BW_ESTORE;
 		sqlite3_bind_int64(st, 1, x->msg_id);
-		if ((rc = step_done(db, st)))
+		if ((rc = writer_step(db, st)))
 			return rc;
 		if (x->action == 1) {
-			st = writer_stmt(db, "INSERT OR IGNORE INTO search_terms(tenant_id, term, msg_id, conv_id)"
-			                 " VALUES(?1,?2,?3,?4)");
-			for (int i = 0; st && i < x->terms.n; i++) {
-				sqlite3_bind_int64(st, 1, op->tenant_id);
-				sqlite3_bind_blob(st, 2, x->terms.term[i], SEARCH_TERM_LEN, SQLITE_STATIC);
-				sqlite3_bind_int64(st, 3, x->msg_id);
-				sqlite3_bind_int64(st, 4, x->conv_id);
-				if ((rc = step_done(db, st)))
-					return rc;
-			}
+			if ((rc = chat_terms_insert(db, op->tenant_id, x->msg_id, x->conv_id, &x->terms)))
+				return rc;
 			return chat_op_event(op, db, x->conv_id, 0, "message.edit", x->msg_id, NULL);
 		}
 		st = writer_stmt(db, "DELETE FROM reactions WHERE msg_id = ?1");
 		if (!st)
 			return BW_ESTORE;
 		sqlite3_bind_int64(st, 1, x->msg_id);
-		if ((rc = step_done(db, st)))
+		if ((rc = writer_step(db, st)))
 			return rc;
 		if (x->file_id) {
 			st = writer_stmt(db, "UPDATE files SET status = 'purged', name = x'' WHERE id = ?1 AND tenant_id = ?2");
@@ -1209,7 +1192,7 @@ static int msg_run(struct chat_op *op, sqlite3 *db)
 				return BW_ESTORE;
 			sqlite3_bind_int64(st, 1, x->file_id);
 			sqlite3_bind_int64(st, 2, op->tenant_id);
-			if ((rc = step_done(db, st)))
+			if ((rc = writer_step(db, st)))
 				return rc;
 		}
 		return chat_op_event(op, db, x->conv_id, 0, "message.recall", x->msg_id, NULL);
@@ -1223,7 +1206,7 @@ static int msg_run(struct chat_op *op, sqlite3 *db)
 	sqlite3_bind_int64(st, 2, op->user_id);
 	sqlite3_bind_text(st, 3, x->emoji, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, op->tenant_id);
-	if ((rc = step_done(db, st)))
+	if ((rc = writer_step(db, st)))
 		return rc;
 	return chat_op_event(op, db, x->conv_id, 0, "reaction", x->msg_id, NULL);
 }
@@ -1313,14 +1296,7 @@ void h_msg_patch(struct req *r)
 	x->action = 1;
 	x->msg_id = m.id;
 	x->conv_id = m.conv_id;
-	int rc = keys_seal_alloc(r->srv->app->kr, r->user.tenant_id, KEY_CLASS_DATA, "messages", m.id,
-	                         "body", body, bl, &x->box, &x->box_len);
-	uint8_t skey[CRYPTO_KEY_LEN];
-	if (rc == 0 && chat_search_key(r->srv, r->user.tenant_id, skey) == 0) {
-		if (search_index_terms(skey, body, bl, &x->terms))
-			x->terms.n = 0;
-		sodium_memzero(skey, sizeof skey);
-	}
+	int rc = chat_body_seal(r->srv, r->user.tenant_id, m.id, body, bl, &x->box, &x->box_len, &x->terms);
 	if (rc) {
 		msg_ctx_free(x);
 		api_store_error(r, rc);

@@ -765,12 +765,7 @@ void chat_event_deliver(struct srv *s, int64_t tenant_id, const struct chat_op_e
 	json_t *o = event_json(s, tenant_id, e);
 	if (!o)
 		return;
-	char *txt = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	if (!txt)
-		return;
-	struct rt_frame *f = rt_frame_new(txt, strlen(txt));
-	free(txt);
+	struct rt_frame *f = rt_frame_json(o);
 	if (!f)
 		return;
 	if (e->target_user) {
@@ -896,6 +891,44 @@ int chat_op_event(struct chat_op *op, sqlite3 *db, int64_t conv_id, int64_t targ
 	return 0;
 }
 
+/* ---- message bodies: sealed to their row, indexed blind ------------------------ */
+
+int chat_body_seal(struct srv *s, int64_t tenant_id, int64_t msg_id, const char *body, size_t len,
+                   uint8_t **box, size_t *box_len, struct search_terms *terms)
+{
+	int rc = keys_seal_alloc(s->app->kr, tenant_id, KEY_CLASS_DATA, "messages", msg_id, "body",
+	                         body, len, box, box_len);
+	if (rc)
+		return rc;
+	uint8_t skey[CRYPTO_KEY_LEN];
+	terms->n = 0;
+	if (chat_search_key(s, tenant_id, skey) == 0) {
+		if (search_index_terms(skey, body, len, terms) != 0)
+			terms->n = 0;     /* unsearchable text is still a message */
+		sodium_memzero(skey, sizeof skey);
+	}
+	return 0;
+}
+
+int chat_terms_insert(sqlite3 *db, int64_t tenant_id, int64_t msg_id, int64_t conv_id,
+                      const struct search_terms *t)
+{
+	sqlite3_stmt *st = writer_stmt(db, "INSERT OR IGNORE INTO search_terms(tenant_id, term, msg_id, conv_id)"
+	                               " VALUES(?1,?2,?3,?4)");
+	for (int i = 0; i < t->n; i++) {
+		if (st) {
+			sqlite3_bind_int64(st, 1, tenant_id);
+			sqlite3_bind_blob(st, 2, t->term[i], SEARCH_TERM_LEN, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 3, msg_id);
+			sqlite3_bind_int64(st, 4, conv_id);
+		}
+		int rc = writer_step(db, st);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 /* ---- sending ------------------------------------------------------------------ */
 
 struct send_ctx {
@@ -957,18 +990,8 @@ static int send_run(struct chat_op *op, sqlite3 *db)
 		sqlite3_reset(st);
 		return x->dup_id ? 0 : BW_ESTORE;
 	}
-	st = writer_stmt(db, "INSERT OR IGNORE INTO search_terms(tenant_id, term, msg_id, conv_id)"
-	                 " VALUES(?1,?2,?3,?4)");
-	for (int i = 0; st && i < x->terms.n; i++) {
-		sqlite3_bind_int64(st, 1, op->tenant_id);
-		sqlite3_bind_blob(st, 2, x->terms.term[i], SEARCH_TERM_LEN, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, x->msg_id);
-		sqlite3_bind_int64(st, 4, x->conv_id);
-		rc = sqlite3_step(st);
-		sqlite3_reset(st);
-		if (rc != SQLITE_DONE)
-			return writer_sqlite_err(db, rc);
-	}
+	if ((rc = chat_terms_insert(db, op->tenant_id, x->msg_id, x->conv_id, &x->terms)) != 0)
+		return rc;
 	if ((rc = chat_op_event(op, db, x->conv_id, 0, "message", x->msg_id, NULL)) != 0)
 		return rc;
 	op->out_seq = op->ev[0].seq;
@@ -1010,11 +1033,7 @@ static void send_finish(struct chat_op *op, int rc)
 				            "seq", (json_int_t)op->out_seq, "msg", msg)
 				: json_pack("{s:s,s:s,s:s,s:s}", "type", "nack", "cid", x->cid,
 				            "code", "unavailable", "message", "storage busy; send again");
-			char *t = f ? json_dumps(f, JSON_COMPACT) : NULL;
-			if (t)
-				ws_send_text(c, t);
-			free(t);
-			json_decref(f);
+			ws_send_json(c, f);
 		}
 	} else if (op->req) {
 		if (msg)
@@ -1063,7 +1082,7 @@ int chat_send(struct srv *s, int64_t tenant_id, const struct store_user *u, int 
 	               p.chat_rate_per_min / 4.0 > 10 ? p.chat_rate_per_min / 4.0 : 10, &retry) ||
 	    !rate_take(c->tenant_rate, 256, tenant_id, TENANT_SEND_PER_S * 60.0,
 	               TENANT_SEND_PER_S, &retry)) {
-		static char rbuf[64];
+		char rbuf[16];   /* req_header copies it */
 		snprintf(rbuf, sizeof rbuf, "%d", retry);
 		if (r)
 			req_header(r, "retry-after:", rbuf);
@@ -1114,16 +1133,8 @@ int chat_send(struct srv *s, int64_t tenant_id, const struct store_user *u, int 
 		snprintf(x->cid, sizeof x->cid, "%s", in->cid);
 		x->has_cid = true;
 	}
-	int rc = 0;
-	if (in->body_len)
-		rc = keys_seal_alloc(s->app->kr, tenant_id, KEY_CLASS_DATA, "messages", x->msg_id, "body",
-		                     in->body, in->body_len, &x->box, &x->box_len);
-	uint8_t skey[CRYPTO_KEY_LEN];
-	if (rc == 0 && in->body_len && chat_search_key(s, tenant_id, skey) == 0) {
-		if (search_index_terms(skey, in->body, in->body_len, &x->terms) != 0)
-			x->terms.n = 0;
-		sodium_memzero(skey, sizeof skey);
-	}
+	int rc = in->body_len ? chat_body_seal(s, tenant_id, x->msg_id, in->body, in->body_len, &x->box,
+	                                       &x->box_len, &x->terms) : 0;
 	if (rc) {
 		send_ctx_free(x);
 		REFUSE(500, "internal", "cannot encrypt the message");
@@ -1150,12 +1161,7 @@ int chat_send(struct srv *s, int64_t tenant_id, const struct store_user *u, int 
 
 static void ws_error(struct ws_conn *c, const char *code, const char *msg)
 {
-	json_t *o = json_pack("{s:s,s:s,s:s}", "type", "error", "code", code, "message", msg);
-	char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	if (t)
-		ws_send_text(c, t);
-	free(t);
-	json_decref(o);
+	ws_send_json(c, json_pack("{s:s,s:s,s:s}", "type", "error", "code", code, "message", msg));
 }
 
 /* One page of the backlog; switches the socket live when it is complete. */
@@ -1207,13 +1213,8 @@ void chat_ws_pump(struct srv *s, struct ws_conn *c)
 		}
 		json_t *o = event_json(s, c->tenant_id, &evs[i]);
 		c->cursor = evs[i].seq;
-		if (!o)
-			continue;
-		char *t = json_dumps(o, JSON_COMPACT);
-		json_decref(o);
-		if (t)
-			ws_send_text(c, t);
-		free(t);
+		if (o)
+			ws_send_json(c, o);
 	}
 	free(evs);
 	if (full && !c->closing)
@@ -1230,13 +1231,8 @@ void chat_ws_pump(struct srv *s, struct ws_conn *c)
 
 static void ws_nack(struct ws_conn *c, const char *cid, const char *code, const char *msg)
 {
-	json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "type", "nack", "cid", cid ? cid : "",
-	                      "code", code, "message", msg);
-	char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	if (t)
-		ws_send_text(c, t);
-	free(t);
-	json_decref(o);
+	ws_send_json(c, json_pack("{s:s,s:s,s:s,s:s}", "type", "nack", "cid", cid ? cid : "",
+	                          "code", code, "message", msg));
 }
 
 static void ws_frame_send(struct srv *s, struct ws_conn *c, const struct rt_in *m)

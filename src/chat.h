@@ -169,6 +169,15 @@ json_t *chat_history(struct srv *s, int64_t tenant_id, int64_t conv_id, int64_t 
 bool chat_user_online(int64_t user_id);
 void chat_blocklist_forget(struct srv *s, int64_t tenant_id);
 
+/* Seals a message body to its row and computes its blind-index terms
+ * (*box malloc'd; the caller frees it and wipes terms). */
+struct search_terms;
+int chat_body_seal(struct srv *s, int64_t tenant_id, int64_t msg_id, const char *body, size_t len,
+                   uint8_t **box, size_t *box_len, struct search_terms *terms);
+/* Writer thread: stores a message's search terms. */
+int chat_terms_insert(sqlite3 *db, int64_t tenant_id, int64_t msg_id, int64_t conv_id,
+                      const struct search_terms *t);
+
 /* Periodic work (retention, expired uploads); from the loop's tick. */
 void chat_tick(struct srv *s);
 

@@ -371,24 +371,10 @@ static void sess_drop(struct srv *s, int64_t id)
 	}
 }
 
-static void send_json(struct ws_conn *c, json_t *o)
-{
-	char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	if (t)
-		ws_send_text(c, t);
-	free(t);
-	json_decref(o);
-}
-
 /* Sends o to every subscriber except `except` (serial).  Steals o. */
 static void sess_broadcast(struct doc_sess *ss, uint64_t except, json_t *o)
 {
-	char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	json_decref(o);
-	if (!t)
-		return;
-	struct rt_frame *f = rt_frame_new(t, strlen(t));
-	free(t);
+	struct rt_frame *f = rt_frame_json(o);
 	for (int i = 0; f && i < ss->nsubs; i++) {
 		if (ss->subs[i].serial == except)
 			continue;
@@ -449,15 +435,6 @@ static void op_job_free(struct op_job *j)
 	free(j);
 }
 
-static int wstep(sqlite3 *db, sqlite3_stmt *st)
-{
-	if (!st)
-		return BW_ESTORE;
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : writer_sqlite_err(db, rc);
-}
-
 static int op_run(struct writer_job *wj, sqlite3 *db)
 {
 	struct op_job *j = (struct op_job *)wj;
@@ -472,7 +449,7 @@ static int op_run(struct writer_job *wj, sqlite3 *db)
 	sqlite3_bind_int64(st, 4, j->user_id);
 	sqlite3_bind_blob(st, 5, j->box, (int)j->box_len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 6, now);
-	int rc = wstep(db, st);
+	int rc = writer_step(db, st);
 	if (rc)
 		return rc;
 	st = writer_stmt(db, "UPDATE documents SET rev = ?1, updated_at = ?2 WHERE id = ?3 AND tenant_id = ?4"
@@ -483,7 +460,7 @@ static int op_run(struct writer_job *wj, sqlite3 *db)
 		sqlite3_bind_int64(st, 3, j->doc_id);
 		sqlite3_bind_int64(st, 4, j->tenant_id);
 	}
-	if ((rc = wstep(db, st)))
+	if ((rc = writer_step(db, st)))
 		return rc;
 	if (sqlite3_changes(db) != 1)
 		return BW_ECONFLICT;
@@ -504,7 +481,7 @@ static int op_run(struct writer_job *wj, sqlite3 *db)
 		sqlite3_bind_int64(st, 2, j->rev);
 		sqlite3_bind_int64(st, 3, j->doc_id);
 	}
-	rc = wstep(db, st);
+	rc = writer_step(db, st);
 	free(box);
 	if (rc)
 		return rc;
@@ -517,7 +494,7 @@ static int op_run(struct writer_job *wj, sqlite3 *db)
 		sqlite3_bind_int64(st, 4, j->user_id);
 		sqlite3_bind_int64(st, 5, now);
 	}
-	if ((rc = wstep(db, st)))
+	if ((rc = writer_step(db, st)))
 		return rc;
 	int64_t vid = sqlite3_last_insert_rowid(db);
 	if ((rc = keys_seal_alloc(j->kr, j->tenant_id, KEY_CLASS_DATA, "doc_versions", vid, "content",
@@ -528,7 +505,7 @@ static int op_run(struct writer_job *wj, sqlite3 *db)
 		sqlite3_bind_blob(st, 1, box, (int)bl, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, vid);
 	}
-	rc = wstep(db, st);
+	rc = writer_step(db, st);
 	free(box);
 	return rc;
 }
@@ -548,13 +525,13 @@ static void op_done(struct writer_job *wj, int rc)
 		        (long long)j->doc_id, bw_strerror(rc));
 		struct ws_conn *c = j->serial ? ws_by_serial(j->user_id, j->serial) : NULL;
 		if (c)
-			send_json(c, json_pack("{s:s,s:I,s:s,s:s,s:s}", "type", "doc.nack", "doc", (json_int_t)j->doc_id,
+			ws_send_json(c, json_pack("{s:s,s:I,s:s,s:s,s:s}", "type", "doc.nack", "doc", (json_int_t)j->doc_id,
 			                       "oid", j->oid, "code", "unavailable", "message", "not stored; reloading"));
 		docs_reset(s, j->doc_id, "storage");
 	} else {
 		struct ws_conn *c = j->serial ? ws_by_serial(j->user_id, j->serial) : NULL;
 		if (c)
-			send_json(c, json_pack("{s:s,s:I,s:s,s:I}", "type", "doc.ack", "doc", (json_int_t)j->doc_id,
+			ws_send_json(c, json_pack("{s:s,s:I,s:s,s:I}", "type", "doc.ack", "doc", (json_int_t)j->doc_id,
 			                       "oid", j->oid, "rev", (json_int_t)j->rev));
 		if (ss) {
 			json_t *op = json_loads(j->op_json, 0, NULL);
@@ -710,7 +687,7 @@ static void ws_doc_error(struct ws_conn *c, int64_t doc, const char *type, const
 	                      "message", msg);
 	if (o && oid)
 		json_object_set_new(o, "oid", json_string(oid));
-	send_json(c, o);
+	ws_send_json(c, o);
 }
 
 static struct doc_sub *sub_find(struct doc_sess *ss, uint64_t serial)
@@ -778,7 +755,7 @@ static void doc_open(struct srv *s, struct ws_conn *c, int64_t doc)
 			json_array_append_new(peers, json_pack("{s:I,s:s,s:I,s:I}", "user", (json_int_t)ss->subs[i].user_id,
 			                      "name", ss->subs[i].name, "index", (json_int_t)ss->subs[i].index,
 			                      "length", (json_int_t)ss->subs[i].length));
-	send_json(c, json_pack("{s:s,s:I,s:I,s:o,s:s,s:o}", "type", "doc.state", "doc", (json_int_t)doc,
+	ws_send_json(c, json_pack("{s:s,s:I,s:I,s:o,s:s,s:o}", "type", "doc.state", "doc", (json_int_t)doc,
 	                       "rev", (json_int_t)ss->rev, "content", ot_to_json(ss->content),
 	                       "role", docs_role_name(role), "peers", peers));
 	char object[32];
@@ -840,7 +817,7 @@ void docs_ws_frame(struct srv *s, struct ws_conn *c, const struct rt_in *in)
 		int64_t done = ring_find_oid(ss, c->user_id, in->oid);
 		if (done) {
 			if (done <= ss->committed)
-				send_json(c, json_pack("{s:s,s:I,s:s,s:I}", "type", "doc.ack", "doc", (json_int_t)in->doc,
+				ws_send_json(c, json_pack("{s:s,s:I,s:s,s:I}", "type", "doc.ack", "doc", (json_int_t)in->doc,
 				                       "oid", in->oid, "rev", (json_int_t)done));
 			else
 				ws_doc_error(c, in->doc, "doc.nack", in->oid, "unavailable", "still being stored; send it again");

@@ -790,6 +790,22 @@ void ws_send_text(struct ws_conn *c, const char *json)
 	rt_frame_unref(f);
 }
 
+struct rt_frame *rt_frame_json(json_t *o)
+{
+	char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	struct rt_frame *f = t ? rt_frame_new(t, strlen(t)) : NULL;
+	free(t);
+	return f;
+}
+
+void ws_send_json(struct ws_conn *c, json_t *o)
+{
+	struct rt_frame *f = rt_frame_json(o);
+	ws_send(c, f);
+	rt_frame_unref(f);
+}
+
 static void ws_end(struct ws_conn *c, const char *reason)
 {
 	if (c->closing)
@@ -996,11 +1012,7 @@ static int ws_receive(struct lws *wsi, struct pss *pss, const void *in, size_t l
 		json_t *e = f.type == RT_SEND && f.cid[0]
 			? json_pack("{s:s,s:s,s:s,s:s}", "type", "nack", "cid", f.cid, "code", code, "message", err)
 			: json_pack("{s:s,s:s,s:s}", "type", "error", "code", code, "message", err);
-		char *t = e ? json_dumps(e, JSON_COMPACT) : NULL;
-		if (t)
-			ws_send_text(c, t);
-		free(t);
-		json_decref(e);
+		ws_send_json(c, e);
 		return 0;
 	}
 	if (f.type == RT_PING)

@@ -94,6 +94,10 @@ struct ws_conn {
  * closed with 4008 and the client resumes. */
 void ws_send(struct ws_conn *c, struct rt_frame *f);
 void ws_send_text(struct ws_conn *c, const char *json);
+/* A frame of a JSON value (steals o; NULL when o is NULL or on failure). */
+struct rt_frame *rt_frame_json(json_t *o);
+/* Sends a JSON value to one socket (steals o). */
+void ws_send_json(struct ws_conn *c, json_t *o);
 void ws_close(struct ws_conn *c, uint16_t code, const char *reason);
 /* First socket of the user's hash bucket; follow ->unext and compare
  * ->user_id (buckets are shared). */

@@ -76,14 +76,18 @@ int writer_sqlite_err(sqlite3 *db, int rc)
 	}
 }
 
-static int exec(sqlite3 *db, const char *sql)
+int writer_step(sqlite3 *db, sqlite3_stmt *st)
 {
-	sqlite3_stmt *st = writer_stmt(db, sql);
 	if (!st)
 		return BW_ESTORE;
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : writer_sqlite_err(db, rc);
+}
+
+static int exec(sqlite3 *db, const char *sql)
+{
+	return writer_step(db, writer_stmt(db, sql));
 }
 
 /* Runs one batch; every job's rc is set. */

@@ -56,6 +56,9 @@ int writer_backlog(struct writer *w);
 /* Statement cache for run() callbacks: prepared once per SQL text on the
  * writer's connection.  Returns NULL (and logs) on a prepare error. */
 sqlite3_stmt *writer_stmt(sqlite3 *db, const char *sql);
+/* Steps a statement that returns no rows and resets it: 0, BW_ESTORE for a
+ * NULL statement (writer_stmt failed), or the mapped error. */
+int writer_step(sqlite3 *db, sqlite3_stmt *st);
 /* Maps an SQLite result code to BW_E* (constraint → BW_EEXIST etc.). */
 int writer_sqlite_err(sqlite3 *db, int rc);
 
