@@ -289,7 +289,7 @@ static bool lc_labels_valid(const char *h, size_t n)
 int linkcheck_host_normalise(const char *in, char *out, size_t out_max)
 {
 	char buf[LINKCHECK_HOST_MAX + 2];
-	bool idna = false, ascii = true;
+	bool ascii = true;
 	size_t n, m;
 
 	if (!in || !out)
@@ -326,7 +326,6 @@ int linkcheck_host_normalise(const char *in, char *out, size_t out_max)
 		for (size_t i = 0; i < m; i++)
 			buf[i] = (char)lc_lower((unsigned char)a[i]);
 		idn2_free(a);
-		idna = true;
 	}
 	buf[m] = '\0';
 	if (m > 0 && buf[m - 1] == '.')
@@ -335,15 +334,15 @@ int linkcheck_host_normalise(const char *in, char *out, size_t out_max)
 		return BW_EINVAL;
 	if (lc_ends_in_number(buf, m))
 		return lc_ipv4_normalise(buf, m, out, out_max);
-	if (!idna) {
-		size_t s = 0;
-		for (size_t i = 0; i <= m; i++) {
-			if (i < m && buf[i] != '.')
-				continue;
-			if (i - s >= 4 && memcmp(buf + s, "xn--", 4) == 0 && !lc_alabel_ok(buf + s, i - s))
-				return BW_EINVAL;
-			s = i + 1;
-		}
+	/* every A-label must decode, also one that IDNA mapping passed through
+	 * unchanged (e.g. behind a BOM it removed), so that normalising is
+	 * idempotent and "\uFEFFxn--bad" is as invalid as "xn--bad" */
+	for (size_t i = 0, s = 0; i <= m; i++) {
+		if (i < m && buf[i] != '.')
+			continue;
+		if (i - s >= 4 && memcmp(buf + s, "xn--", 4) == 0 && !lc_alabel_ok(buf + s, i - s))
+			return BW_EINVAL;
+		s = i + 1;
 	}
 	if (m + 1 > out_max)
 		return BW_ETOOBIG;

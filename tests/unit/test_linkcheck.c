@@ -273,6 +273,9 @@ TEST(normalise)
 		"", ".", "a..b", ".a", "-a.com", "a-.com", "xn--ab.example", "a b.com", "a!b.com",
 		"evil,example", "1.2.3.256", "1.2.3.4.5", "08.1", "foo.0x1", "[::1", "[1::2::3]",
 		"a/b", "a@b", "a%41.com", "\xff.com", "tab\t.com",
+		/* an invalid A-label behind a BOM that IDNA removes (fuzz_linkcheck
+		 * found normalising it was not idempotent) */
+		"\xef\xbb\xbfxn--sth", "\xef\xbb\xbfxn--ab.example",
 	};
 	for (size_t i = 0; i < BW_ARRAY_LEN(bad); i++) {
 		int rc = linkcheck_host_normalise(bad[i], out, sizeof out);
